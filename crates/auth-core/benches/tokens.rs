@@ -1,0 +1,80 @@
+//! Issue and verify for each algorithm, beside the floor: a bare HMAC-SHA256 over the same
+//! signing input. `cargo bench -p auth-core`; the HS256 target is verify ≤ 3× the floor.
+
+#![allow(clippy::expect_used)] // a bench that cannot set up should stop loudly
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use auth_core::{Algorithm, ClaimsBuilder, Key, KeyRing, SystemClock, Validation, Verifier};
+use criterion::{criterion_group, criterion_main, Criterion};
+use ring::hmac;
+
+const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!!";
+/// Distinct tokens cycled through, so nothing benefits from one hot token.
+const TOKENS: usize = 256;
+
+fn verifier(alg: Algorithm) -> Verifier {
+    let key = match alg {
+        Algorithm::HS256 => Key::hs256("hs-1", SECRET).expect("key"),
+        _ => Key::generate(alg).expect("key").key,
+    };
+    let ring = KeyRing::new(key).expect("ring");
+    Verifier::new(
+        ring,
+        Validation::new("tessera", "tasks"),
+        Arc::new(SystemClock),
+    )
+    .expect("verifier")
+}
+
+fn claims(i: usize, now: u64) -> auth_core::Claims {
+    ClaimsBuilder::user(
+        "tessera",
+        "tasks",
+        format!("0b6f4c5e-7d2a-4a8e-9c3b-{i:012}"),
+        format!("sess-{i:08}"),
+    )
+    .version(1)
+    .build(now)
+    .expect("claims")
+}
+
+fn bench(c: &mut Criterion) {
+    let now = auth_core::Clock::now(&SystemClock);
+    for alg in Algorithm::ALL {
+        let verifier = verifier(alg);
+        let tokens: Vec<String> = (0..TOKENS)
+            .map(|i| verifier.keys().sign(&claims(i, now)).expect("sign"))
+            .collect();
+        let one = claims(0, now);
+        c.bench_function(&format!("issue/{alg}"), |b| {
+            b.iter(|| verifier.keys().sign(black_box(&one)))
+        });
+        let mut i = 0;
+        c.bench_function(&format!("verify/{alg}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % TOKENS;
+                verifier.verify(black_box(&tokens[i])).expect("valid")
+            })
+        });
+        if alg == Algorithm::HS256 {
+            let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET);
+            let inputs: Vec<&str> = tokens
+                .iter()
+                .map(|t| t.rsplit_once('.').expect("jws").0)
+                .collect();
+            eprintln!("signing input: {} bytes", inputs[0].len());
+            let mut i = 0;
+            c.bench_function("floor/hmac-sha256", |b| {
+                b.iter(|| {
+                    i = (i + 1) % TOKENS;
+                    hmac::sign(&key, black_box(inputs[i].as_bytes()))
+                })
+            });
+        }
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,38 @@
+//! Tessera's shared token core: the access-token claims, the key ring, issuing, and the
+//! one verification routine every service uses. No I/O: no Redis, no HTTP client.
+//!
+//! # Layout
+//! - [`alg`]: the supported JWS algorithms (`none` is not representable).
+//! - [`claims`]: [`Claims`], the [`ClaimsBuilder`] the issuer uses, typed accessors.
+//! - [`clock`]: [`Clock`], the real one and a [`ManualClock`] for tests.
+//! - [`keys`]: [`Key`], [`KeyRing`], PEM and JWKS import/export, key generation.
+//! - [`issue`]: signing an access token with the ring's active key.
+//! - [`verify`]: [`Verifier`], the one verification routine, and [`VerifyError`].
+//! - [`error`]: start-up and signing errors, and the JSON error body every service sends.
+//! - `actix` (feature `actix`): the [`actix::Authenticated`] extractor and 401/403 rendering.
+
+pub mod alg;
+pub mod claims;
+pub mod clock;
+pub mod error;
+pub mod issue;
+pub mod keys;
+pub mod verify;
+
+#[cfg(feature = "actix")]
+pub mod actix;
+
+pub use alg::Algorithm;
+pub use claims::{Audience, Claims, ClaimsBuilder, Subject, ROLE_ADMIN, ROLE_USER};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ErrorBody, SetupError, SignError};
+pub use keys::{generate_hmac_secret, GeneratedKey, Jwk, Jwks, Key, KeyRing};
+pub use verify::{Validation, Verifier, VerifyError};
+
+/// The JWS `typ` of Tessera access tokens (RFC 9068 §2.1).
+pub const TOKEN_TYPE: &str = "at+jwt";
+
+/// The one base64 flavour of JWS (RFC 7515 §2): URL-safe, no padding. Decoding is strict:
+/// padding and non-zero trailing bits are rejected, so each token has one encoding.
+pub(crate) const B64: base64::engine::GeneralPurpose =
+    base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,0 +1,348 @@
+//! The one verification routine (DESIGN.md "Tokens", RFC 8725). Order: size cap → three
+//! segments → header → key by `kid` → header `alg` equals the key's algorithm → signature
+//! → only then the claims (`exp`, `nbf`, `iat`, `iss`, `aud`). Nothing in a token selects
+//! a key source: `jku`, `x5u`, `jwk` and `x5c` are never read.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+
+use crate::{Algorithm, Claims, Clock, Key, KeyRing, SetupError, B64, TOKEN_TYPE};
+
+/// Longest token accepted, checked before any parsing. Tessera's tokens are ~400 bytes.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Largest clock-skew allowance for `exp`, `nbf` and `iat`.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
+/// Clock-skew allowance unless configured otherwise.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Room for any decoded segment of a token within [`MAX_TOKEN_LEN`]; decoding goes into a
+/// stack buffer of this size, so verification does not allocate for base64.
+const DECODE_BUF_LEN: usize = MAX_TOKEN_LEN / 4 * 3 + 3;
+
+/// What a token must say about itself to be accepted, besides a good signature.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    issuer: String,
+    audiences: Vec<String>,
+    leeway: Duration,
+    algorithms: Option<Vec<Algorithm>>,
+}
+
+impl Validation {
+    /// Tokens must have `iss == issuer` and list `audience` in `aud`; leeway
+    /// [`DEFAULT_LEEWAY`]; algorithms: those of the key ring's keys.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Validation {
+            issuer: issuer.into(),
+            audiences: vec![audience.into()],
+            leeway: DEFAULT_LEEWAY,
+            algorithms: None,
+        }
+    }
+
+    /// Also accept tokens for `audience`.
+    #[must_use]
+    pub fn also_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Clock-skew allowance, at most [`MAX_LEEWAY`].
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Restrict the accepted `alg` values further than "whatever the keys use".
+    #[must_use]
+    pub fn algorithms(mut self, algorithms: &[Algorithm]) -> Self {
+        self.algorithms = Some(algorithms.to_vec());
+        self
+    }
+}
+
+/// Why a token was refused. Each maps onto RFC 6750 `invalid_token`; the description is
+/// short, fixed text that never contains any part of the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Longer than [`MAX_TOKEN_LEN`].
+    TooLong,
+    /// Not exactly three non-empty segments.
+    Malformed,
+    /// A segment is not strict unpadded base64url.
+    Base64,
+    /// The header is not a JSON object, or repeats a member.
+    Header,
+    /// No `alg` in the header.
+    MissingAlg,
+    /// `alg` is not one Tessera knows (`none`, in any spelling, lands here).
+    UnsupportedAlg,
+    /// `alg` is known but not in this verifier's allow-list.
+    AlgNotAllowed,
+    /// `typ` is missing or not `at+jwt`.
+    WrongType,
+    /// The header has `crit`: Tessera understands no extensions, so it must refuse.
+    Crit,
+    /// No `kid` in the header.
+    MissingKid,
+    /// `kid` names no key in the ring.
+    UnknownKid,
+    /// The header's `alg` differs from the algorithm of the key `kid` names.
+    AlgMismatch,
+    /// The signature does not verify.
+    BadSignature,
+    /// The payload is not a JSON object of the required claims.
+    Claims,
+    /// `exp` has passed (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// No `aud` value is among the configured audiences.
+    WrongAudience,
+}
+
+impl VerifyError {
+    /// Short fixed text for RFC 6750 `error_description` and the JSON error `message`.
+    pub const fn description(self) -> &'static str {
+        match self {
+            VerifyError::TooLong => "token is too long",
+            VerifyError::Malformed => "token is not three base64url segments",
+            VerifyError::Base64 => "token is not valid base64url",
+            VerifyError::Header => "token header is malformed",
+            VerifyError::MissingAlg => "token header has no alg",
+            VerifyError::UnsupportedAlg => "token algorithm is not supported",
+            VerifyError::AlgNotAllowed => "token algorithm is not allowed",
+            VerifyError::WrongType => "token type is not at+jwt",
+            VerifyError::Crit => "token has critical header extensions",
+            VerifyError::MissingKid => "token header has no kid",
+            VerifyError::UnknownKid => "token key id is unknown",
+            VerifyError::AlgMismatch => "token algorithm does not match its key",
+            VerifyError::BadSignature => "token signature is invalid",
+            VerifyError::Claims => "token claims are missing or malformed",
+            VerifyError::Expired => "token has expired",
+            VerifyError::NotYetValid => "token is not yet valid",
+            VerifyError::IssuedInFuture => "token was issued in the future",
+            VerifyError::WrongIssuer => "token issuer is not accepted",
+            VerifyError::WrongAudience => "token audience is not accepted",
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// Verifies access tokens against a key ring. Built once at start-up and shared.
+pub struct Verifier {
+    keys: KeyRing,
+    issuer: String,
+    audiences: Vec<String>,
+    leeway: u64,
+    algorithms: Vec<Algorithm>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys)
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("leeway", &self.leeway)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The JOSE header members Tessera looks at. Duplicate members are an error (serde's
+/// derive refuses them), unknown members are ignored; `jku`, `x5u`, `jwk` and `x5c` are
+/// therefore never even parsed.
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Present,
+}
+
+/// Whether a member appeared at all, whatever its value (even `null`).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| Present(true))
+    }
+}
+
+impl Verifier {
+    /// A verifier over `keys` enforcing `validation`, reading time from `clock`.
+    pub fn new(
+        keys: KeyRing,
+        validation: Validation,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Verifier, SetupError> {
+        if validation.issuer.is_empty() {
+            return Err(SetupError::Validation("the expected issuer is empty"));
+        }
+        if validation.audiences.iter().any(String::is_empty) {
+            return Err(SetupError::Validation("an expected audience is empty"));
+        }
+        if validation.leeway > MAX_LEEWAY {
+            return Err(SetupError::Validation("leeway exceeds 60 seconds"));
+        }
+        let algorithms = validation
+            .algorithms
+            .unwrap_or_else(|| keys.keys().map(Key::alg).collect());
+        Ok(Verifier {
+            keys,
+            issuer: validation.issuer,
+            audiences: validation.audiences,
+            leeway: validation.leeway.as_secs(),
+            algorithms,
+            clock,
+        })
+    }
+
+    /// The key ring (the issuer signs with it).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The clock checks read.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Verifies a compact JWS access token and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(VerifyError::TooLong);
+        }
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(VerifyError::Malformed)?;
+        let (header, payload) = signing_input
+            .split_once('.')
+            .ok_or(VerifyError::Malformed)?;
+        if [header, payload, signature].iter().any(|s| s.is_empty()) || payload.contains('.') {
+            return Err(VerifyError::Malformed);
+        }
+
+        let key = self.key_for(header)?;
+
+        let mut buf = [0u8; DECODE_BUF_LEN];
+        let signature = decode(signature, &mut buf)?;
+        if !key.verify_signature(signing_input.as_bytes(), signature) {
+            return Err(VerifyError::BadSignature);
+        }
+
+        let claims: Claims = parse_object(decode(payload, &mut buf)?).ok_or(VerifyError::Claims)?;
+        self.check_claims(&claims)?;
+        Ok(claims)
+    }
+
+    /// Header checks, ending with the key the token names and must be signed with.
+    fn key_for(&self, encoded: &str) -> Result<&Key, VerifyError> {
+        let mut buf = [0u8; DECODE_BUF_LEN];
+        let header: Header = parse_object(decode(encoded, &mut buf)?).ok_or(VerifyError::Header)?;
+
+        let alg = header.alg.ok_or(VerifyError::MissingAlg)?;
+        let alg = Algorithm::from_name(&alg).ok_or(VerifyError::UnsupportedAlg)?;
+        if !self.algorithms.contains(&alg) {
+            return Err(VerifyError::AlgNotAllowed);
+        }
+        if header.crit.0 {
+            return Err(VerifyError::Crit);
+        }
+        if !header.typ.as_deref().is_some_and(is_access_token_type) {
+            return Err(VerifyError::WrongType);
+        }
+        let kid = header.kid.ok_or(VerifyError::MissingKid)?;
+        let key = self.keys.get(&kid).ok_or(VerifyError::UnknownKid)?;
+        if key.alg() != alg {
+            return Err(VerifyError::AlgMismatch);
+        }
+        Ok(key)
+    }
+
+    /// Time, issuer and audience checks on claims whose signature already verified.
+    fn check_claims(&self, claims: &Claims) -> Result<(), VerifyError> {
+        if [&claims.sub, &claims.sid, &claims.jti]
+            .iter()
+            .any(|s| s.is_empty())
+        {
+            return Err(VerifyError::Claims);
+        }
+        let now = self.clock.now();
+        let latest = now.saturating_add(self.leeway);
+        if now >= claims.exp.saturating_add(self.leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if claims.nbf > latest {
+            return Err(VerifyError::NotYetValid);
+        }
+        if claims.iat > latest {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        if claims.iss != self.issuer {
+            return Err(VerifyError::WrongIssuer);
+        }
+        if !claims
+            .aud
+            .iter()
+            .any(|aud| self.audiences.iter().any(|expected| expected == aud))
+        {
+            return Err(VerifyError::WrongAudience);
+        }
+        Ok(())
+    }
+}
+
+/// RFC 9068 §4: `at+jwt` or `application/at+jwt`; media types compare case-insensitively.
+fn is_access_token_type(typ: &str) -> bool {
+    let typ = typ
+        .get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    typ.eq_ignore_ascii_case(TOKEN_TYPE)
+}
+
+/// Strict base64url into `buf`, returning the decoded bytes.
+fn decode<'b>(segment: &str, buf: &'b mut [u8; DECODE_BUF_LEN]) -> Result<&'b [u8], VerifyError> {
+    let len = B64
+        .decode_slice(segment, buf)
+        .map_err(|_| VerifyError::Base64)?;
+    Ok(&buf[..len])
+}
+
+/// Parses a JSON object, and only an object: serde's derive would also accept an array
+/// for a struct, which no JOSE header or claims set may be.
+fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Option<T> {
+    let first = json.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    serde_json::from_slice(json).ok()
+}
+
+#[cfg(test)]
+mod tests;
