@@ -135,6 +135,34 @@ fn forged_helper_tokens_verify_so_rejections_below_are_meaningful() {
     }
 }
 
+/// Our keys' own header takes a byte-compare fast path; the same header spelled
+/// differently must reach the same verdict through the full parse.
+#[test]
+fn other_spellings_of_a_valid_header_verify_too() {
+    let hs = key(Algorithm::HS256);
+    let payload = claims_json().to_string();
+    for header in [
+        r#"{"typ":"at+jwt","alg":"HS256","kid":"hs-1"}"#,
+        r#" { "alg" : "HS256" , "kid" : "hs-1" , "typ" : "at+jwt" } "#,
+        r#"{"alg":"HS256","kid":"hs\u002d1","typ":"at+jwt","x-extra":1}"#,
+    ] {
+        let token = forge_raw(header.as_bytes(), payload.as_bytes(), &hs);
+        assert!(verifier().verify(&token).is_ok(), "{header}");
+    }
+}
+
+#[test]
+fn fast_path_header_still_honours_the_allow_list() {
+    let ring = KeyRing::new(key(Algorithm::HS256)).unwrap();
+    let validation = Validation::new(ISS, AUD).algorithms(&[Algorithm::EdDSA]);
+    let verifier = Verifier::new(ring, validation, Arc::new(ManualClock::new(NOW))).unwrap();
+    let token = verifier
+        .keys()
+        .sign(&serde_json::from_value(claims_json()).unwrap())
+        .unwrap();
+    assert_eq!(verifier.verify(&token), Err(VerifyError::AlgNotAllowed));
+}
+
 #[test]
 fn array_audience_containing_ours_is_accepted() {
     let token = hs_token(&with_claim("aud", json!(["billing", AUD])));
