@@ -81,6 +81,20 @@ impl Key {
         Ok(Key::assemble(kid.into(), Algorithm::HS256, material))
     }
 
+    /// An HS256 key whose `kid` is derived from the secret: `hs-` and 16 base64url
+    /// characters of SHA-256 over a domain-separated secret. Every service holding the
+    /// same secret agrees on the `kid` without configuring one, and a new secret gets a
+    /// new `kid`, so secrets rotate like key pairs. The fingerprint gives an attacker
+    /// nothing a token's own HMAC does not already give.
+    pub fn hs256_fingerprinted(secret: &[u8]) -> Result<Key, SetupError> {
+        let mut hash = digest::Context::new(&digest::SHA256);
+        hash.update(b"tessera hs256 kid\0");
+        hash.update(secret);
+        let digest = hash.finish();
+        let kid = format!("hs-{}", B64.encode(&digest.as_ref()[..12]));
+        Key::hs256(kid, secret)
+    }
+
     /// A signing key from a PKCS#8 `PRIVATE KEY` PEM (as written by [`Key::generate`] or
     /// `openssl genpkey`). The `kid` is the RFC 7638 thumbprint of the public key.
     pub fn from_private_pem(alg: Algorithm, pem_text: &str) -> Result<Key, SetupError> {
@@ -518,6 +532,20 @@ mod tests {
         assert!(matches!(err, SetupError::SecretTooShort { len: 31 }));
         assert!(err.to_string().contains("openssl rand"), "{err}");
         assert!(Key::hs256("k", SECRET).is_ok());
+    }
+
+    #[test]
+    fn fingerprinted_kid_depends_only_on_the_secret() {
+        let a = Key::hs256_fingerprinted(SECRET).unwrap();
+        assert_eq!(a.kid(), Key::hs256_fingerprinted(SECRET).unwrap().kid());
+        assert!(
+            a.kid().starts_with("hs-") && a.kid().len() == 19,
+            "{}",
+            a.kid()
+        );
+        let other = Key::hs256_fingerprinted(b"another-secret-another-secret-0123").unwrap();
+        assert_ne!(a.kid(), other.kid());
+        assert!(!a.kid().contains("0123456789"));
     }
 
     #[test]

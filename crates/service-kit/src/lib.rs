@@ -1,0 +1,15 @@
+//! What every Tessera HTTP service shares, so auth-service and tasks-service behave alike
+//! at their edges: start-up configuration, logs, error bodies for bad input, Redis.
+//!
+//! # Layout
+//! - [`settings`]: defaults → optional file → environment, with one loader.
+//! - [`secret`]: the HS256 secret rules (file or value, dev fallback, refusals).
+//! - [`telemetry`]: tracing subscriber set-up (pretty or JSON).
+//! - [`http`]: JSON error bodies for malformed input, 404/405, request ids, the root span.
+//! - [`redis`]: one lazily connected, self-healing Redis connection.
+
+pub mod http;
+pub mod redis;
+pub mod secret;
+pub mod settings;
+pub mod telemetry;

@@ -1,0 +1,42 @@
+//! `tasks-service`: load configuration, start logging, serve until SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tasks_service::{Application, Settings};
+
+/// Tessera's example resource server. Configuration: built-in defaults, then `--config`,
+/// then `TASKS__*` environment variables (see the README).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Optional TOML configuration file.
+    #[arg(long, env = "TASKS_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("tasks-service: configuration error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    service_kit::telemetry::init(&settings.log);
+    let result = match Application::build(settings).await {
+        Ok(app) => app.run_until_stopped().await.map_err(Into::into),
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "tasks-service stopped");
+            eprintln!("tasks-service: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! [`Application`]: shared state built once (verifier, store), the HTTP server bound (port 0
+//! in tests), and served until SIGTERM/SIGINT with a graceful drain.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{http, web, App, HttpServer};
+use auth_core::{Clock, KeyRing, SetupError, SystemClock, Validation, Verifier};
+use secrecy::ExposeSecret;
+use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::redis::RedisConn;
+use service_kit::secret::SecretError;
+use thiserror::Error;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::routes;
+use crate::store::{MemoryTaskStore, RedisTaskStore, TaskStore};
+
+/// How long browsers may cache a CORS preflight answer.
+const CORS_MAX_AGE_SECS: usize = 3600;
+
+/// Why the service did not start. Each message names the setting to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("invalid JWT settings (TASKS__JWT__*): {0}")]
+    Jwt(#[from] SetupError),
+    #[error("invalid TASKS__REDIS__URL: {0}")]
+    RedisUrl(#[source] redis::RedisError),
+    #[error("cannot listen on {address} (TASKS__LISTEN): {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+/// A bound, not yet running, tasks-service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the service on the real clock.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Application::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the service with the clock token checks read (tests move it by hand).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
+        let keys = KeyRing::new(settings.jwt_key()?)?;
+        let validation = Validation::new(&settings.jwt.issuer, &settings.jwt.audience)
+            .leeway(std::time::Duration::from_secs(settings.jwt.leeway_secs));
+        let verifier = web::Data::new(Verifier::new(keys, validation, clock)?);
+        let store = web::Data::from(task_store(&settings)?);
+
+        let listener =
+            TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let port = listener.local_addr()?.port();
+        let origins = settings.cors.allowed_origins.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+                .wrap(from_fn(request_id_header))
+                .wrap(TracingLogger::<RootSpan>::new())
+                .app_data(verifier.clone())
+                .app_data(store.clone())
+                .configure(input_config)
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        tracing::info!(port, "tasks-service listening");
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The bound port (useful when listening on port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn task_store(settings: &Settings) -> Result<Arc<dyn TaskStore>, StartupError> {
+    match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisConn::open(url.expose_secret()).map_err(StartupError::RedisUrl)?;
+            tracing::info!("task store: Redis");
+            Ok(Arc::new(RedisTaskStore::new(
+                redis,
+                &settings.redis.key_prefix,
+            )))
+        }
+        None => {
+            tracing::warn!(
+                "task store: IN-MEMORY (TASKS__REDIS__URL is not set). Tasks vanish at restart \
+                 and are not shared: run a single instance only"
+            );
+            Ok(Arc::new(MemoryTaskStore::new()))
+        }
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
+        .expose_headers([http::header::WWW_AUTHENTICATE])
+        .max_age(CORS_MAX_AGE_SECS)
+}

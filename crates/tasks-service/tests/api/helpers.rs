@@ -1,0 +1,195 @@
+//! `TestApp`: a tasks-service started in-process on port 0, its clock, its redis-server
+//! (if any), and typed request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{ClaimsBuilder, Key, KeyRing, ManualClock, ROLE_ADMIN};
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tasks_service::{Application, Settings};
+use testkit::RedisServer;
+
+/// The HS256 secret the test apps verify with (and the tests sign with).
+pub const SECRET: &str = "tasks-service-tests-secret-0123456789abcdef";
+
+/// Which task store the app runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Redis];
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub redis: Option<RedisServer>,
+    keys: KeyRing,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts an app after `customise` has adjusted its settings.
+pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    service_kit::telemetry::init_for_tests();
+    let redis = (backend == Backend::Redis).then(RedisServer::start);
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".to_owned(),
+        workers: 1,
+        ..Settings::default()
+    };
+    settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings.redis.url = redis.as_ref().map(|r| SecretString::from(r.url()));
+    customise(&mut settings);
+
+    let clock = ManualClock::starting_now();
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let keys = KeyRing::new(Key::hs256_fingerprinted(SECRET.as_bytes()).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        client,
+        clock,
+        redis,
+        keys,
+    }
+}
+
+impl TestApp {
+    /// A token signed with the app's key, for these claims.
+    pub fn token_with(&self, claims: ClaimsBuilder) -> String {
+        use auth_core::Clock;
+        let claims = claims.build(self.clock.now()).unwrap();
+        self.keys.sign(&claims).unwrap()
+    }
+
+    /// A valid user token for `user`.
+    pub fn token_for(&self, user: &str) -> String {
+        self.token_with(ClaimsBuilder::user(
+            "tessera",
+            "tasks",
+            user,
+            format!("sid-{user}"),
+        ))
+    }
+
+    /// A valid admin token for `user`.
+    pub fn admin_token(&self, user: &str) -> String {
+        self.token_with(
+            ClaimsBuilder::user("tessera", "tasks", user, format!("sid-{user}")).role(ROLE_ADMIN),
+        )
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a task and returns it, asserting 201.
+    pub async fn create_task(&self, token: &str, title: &str) -> Value {
+        let response = self.post("/tasks", token, &json!({ "title": title })).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// The ids of the caller's tasks, newest first, following every cursor.
+    pub async fn all_task_ids(&self, token: &str, query: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/tasks?{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = json_ok(self.get(&path, token).await).await;
+            for task in page["tasks"].as_array().unwrap() {
+                ids.push(task["id"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return ids,
+            }
+        }
+    }
+}
+
+/// Asserts 200 and returns the JSON body.
+pub async fn json_ok(response: Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Asserts the status and the JSON error code, and returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    body
+}
+
+/// Asserts a 401 with the RFC 6750 challenge and the `invalid_token` body.
+pub async fn assert_invalid_token(response: Response) {
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .expect("WWW-Authenticate")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains(r#"error="invalid_token""#));
+    assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
