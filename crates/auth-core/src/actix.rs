@@ -109,6 +109,9 @@ pub enum AuthError {
     MultipleHeaders,
     /// The token did not verify.
     InvalidToken(VerifyError),
+    /// The token verified but was revoked since (a service that checks revocation, such
+    /// as the auth-service after logout-all, says so).
+    Revoked,
     /// Valid token, but not this role.
     MissingRole(&'static str),
     /// Valid token, but not this scope.
@@ -133,6 +136,7 @@ impl AuthError {
             AuthError::MalformedHeader => "authorization header is not `Bearer <token>`",
             AuthError::MultipleHeaders => "more than one authorization header",
             AuthError::InvalidToken(err) => err.description(),
+            AuthError::Revoked => "token has been revoked",
             AuthError::MissingRole(_) => "the token lacks the required role",
             AuthError::MissingScope(_) => "the token lacks the required scope",
             AuthError::NotConfigured => "authentication is not configured",

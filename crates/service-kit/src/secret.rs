@@ -64,9 +64,19 @@ pub enum SecretError {
 }
 
 /// The HS256 key for a configured secret, with a `kid` derived from it (so services sharing
-/// a secret agree on the `kid`). In dev mode a missing secret becomes [`DEV_SECRET`], with a
-/// warning; outside dev mode a missing, short, well-known or low-entropy one is an error.
+/// a secret agree on the `kid`). See [`resolve`] for the rules.
 pub fn hs256_key(source: &SecretSource<'_>) -> Result<Key, SecretError> {
+    let secret = resolve(source)?;
+    Key::hs256_fingerprinted(secret.expose_secret().as_bytes()).map_err(|_| SecretError::TooShort {
+        setting: source.setting.to_owned(),
+        len: secret.expose_secret().len(),
+    })
+}
+
+/// The configured secret. In dev mode a missing secret becomes [`DEV_SECRET`], with a
+/// warning; outside dev mode a missing, well-known or low-entropy one is an error, and a
+/// short one always is.
+pub fn resolve(source: &SecretSource<'_>) -> Result<SecretString, SecretError> {
     let setting = || source.setting.to_owned();
     let secret: SecretString = match (source.value, source.file) {
         (Some(_), Some(_)) => return Err(SecretError::Both { setting: setting() }),
@@ -110,10 +120,7 @@ pub fn hs256_key(source: &SecretSource<'_>) -> Result<Key, SecretError> {
             len: bytes.len(),
         });
     }
-    Key::hs256_fingerprinted(bytes).map_err(|_| SecretError::TooShort {
-        setting: setting(),
-        len: bytes.len(),
-    })
+    Ok(secret)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines look.
@@ -39,8 +40,17 @@ impl Default for LogSettings {
 /// Each request's span closes with one line holding method, path, status, request id and
 /// time taken.
 pub fn init(settings: &LogSettings) {
+    init_with_writer(settings, std::io::stdout);
+}
+
+/// [`init`] writing somewhere else (tests capture log lines to check what never appears).
+pub fn init_with_writer<W>(settings: &LogSettings, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
+        .with_writer(writer)
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
         .with_target(true);

@@ -1,0 +1,263 @@
+//! Configuration (`AUTH__*`): defaults here, then an optional TOML file (`--config`), then
+//! the environment. Field names are a contract that deployment tooling depends on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use service_kit::secret::{self, SecretError, SecretSource};
+use service_kit::settings::ConfigError;
+use service_kit::telemetry::LogSettings;
+
+/// Environment prefix of every setting.
+pub const ENV_PREFIX: &str = "AUTH";
+
+/// Everything the auth-service can be told.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `host:port` to listen on (`AUTH__LISTEN`).
+    pub listen: String,
+    /// Dev mode (`AUTH__DEV`): the built-in development secret is allowed, and the refresh
+    /// cookie may be sent without `Secure` (plain-HTTP localhost).
+    pub dev: bool,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Access-token lifetime in seconds, 60–3600 (`AUTH__ACCESS_TTL_SECS`).
+    pub access_ttl_secs: u64,
+    /// Usernames that hold the `admin` role (`AUTH__ADMINS`, comma-separated). Applied at
+    /// start-up and at registration; taking a name off the list does not demote it (use
+    /// `auth-service users revoke-admin`).
+    pub admins: Vec<String>,
+    /// Take the client IP from `X-Forwarded-For`/`Forwarded` (`AUTH__TRUST_FORWARDED_FOR`).
+    /// Only behind a proxy that sets them; otherwise clients could pick their own IP.
+    pub trust_forwarded_for: bool,
+    pub redis: RedisSettings,
+    pub jwt: JwtSettings,
+    pub refresh: RefreshSettings,
+    pub password: PasswordSettings,
+    pub rate_limit: RateLimitSettings,
+    pub browser: BrowserSettings,
+    pub log: LogSettings,
+}
+
+/// Users, sessions and rate-limit counters.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `AUTH__REDIS__URL`; unset means the embedded in-memory store (single instance only).
+    pub url: Option<SecretString>,
+    /// Prefix of every key (`AUTH__REDIS__KEY_PREFIX`).
+    pub key_prefix: String,
+}
+
+/// Access-token signing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    /// HS256 shared secret (`AUTH__JWT__SECRET`), at least 32 bytes.
+    pub secret: Option<SecretString>,
+    /// File holding the secret (`AUTH__JWT__SECRET_FILE`).
+    pub secret_file: Option<PathBuf>,
+    /// `iss` of issued tokens (`AUTH__JWT__ISSUER`).
+    pub issuer: String,
+    /// `aud` of issued tokens (`AUTH__JWT__AUDIENCE`).
+    pub audience: String,
+    /// Clock-skew allowance when verifying bearer tokens here, at most 60.
+    pub leeway_secs: u64,
+}
+
+/// Refresh-token lifetimes (`AUTH__REFRESH__*`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefreshSettings {
+    /// How long a just-spent refresh token still yields the same successor (0–60).
+    pub grace_secs: u64,
+    /// A session unused this long ends.
+    pub idle_secs: u64,
+    /// A session ends this long after login, however often it is refreshed.
+    pub absolute_secs: u64,
+}
+
+/// argon2id parameters and the hashing pool (`AUTH__PASSWORD__*`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// Memory cost in KiB (OWASP: 19 MiB).
+    pub memory_kib: u32,
+    /// Passes (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
+    /// Hashes running at once; 0 means CPUs − 1 (at least 1), leaving a core for refresh
+    /// and verification during a login storm.
+    pub max_concurrent: usize,
+    /// Hash requests allowed to wait for the pool; beyond this, 503 `server_busy`.
+    pub max_queue: usize,
+}
+
+/// Login throttling (`AUTH__RATE_LIMIT__*`): fixed windows, counted in the store so all
+/// instances share them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Login attempts per username per window.
+    pub username_attempts: u64,
+    pub username_window_secs: u64,
+    /// Login and registration attempts per client IP per window.
+    pub ip_attempts: u64,
+    pub ip_window_secs: u64,
+}
+
+/// Browser mode (`AUTH__BROWSER__*`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrowserSettings {
+    /// Origins whose pages may refresh or log out with the cookie
+    /// (`AUTH__BROWSER__ALLOWED_ORIGINS`, comma-separated), e.g. `https://app.example.com`.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8081".to_owned(),
+            dev: false,
+            workers: 0,
+            access_ttl_secs: 600,
+            admins: Vec::new(),
+            trust_forwarded_for: false,
+            redis: RedisSettings::default(),
+            jwt: JwtSettings::default(),
+            refresh: RefreshSettings::default(),
+            password: PasswordSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+            browser: BrowserSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            url: None,
+            key_prefix: "tessera:".to_owned(),
+        }
+    }
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            secret: None,
+            secret_file: None,
+            issuer: "tessera".to_owned(),
+            audience: "tasks".to_owned(),
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl Default for RefreshSettings {
+    fn default() -> Self {
+        RefreshSettings {
+            grace_secs: 10,
+            idle_secs: 7 * 24 * 3600,
+            absolute_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        PasswordSettings {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+            max_queue: 64,
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            username_attempts: 10,
+            username_window_secs: 15 * 60,
+            ip_attempts: 60,
+            ip_window_secs: 60,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `AUTH__*` variables; then [`Settings::check`].
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let settings: Settings =
+            service_kit::settings::load(ENV_PREFIX, file, &["admins", "browser.allowed_origins"])?;
+        settings.check().map_err(ConfigError::Message)?;
+        Ok(settings)
+    }
+
+    /// Refuses values that would make the service unsafe or useless, naming the setting.
+    pub fn check(&self) -> Result<(), String> {
+        let refresh = &self.refresh;
+        let rules: [(bool, &str); 6] = [
+            (
+                (60..=3600).contains(&self.access_ttl_secs),
+                "AUTH__ACCESS_TTL_SECS must be 60 to 3600 (1 to 60 minutes)",
+            ),
+            (
+                refresh.grace_secs <= 60,
+                "AUTH__REFRESH__GRACE_SECS must be 0 to 60",
+            ),
+            (
+                refresh.idle_secs > 0,
+                "AUTH__REFRESH__IDLE_SECS must be positive",
+            ),
+            (
+                refresh.absolute_secs > 0,
+                "AUTH__REFRESH__ABSOLUTE_SECS must be positive",
+            ),
+            (
+                self.password.memory_kib >= 8 * self.password.parallelism
+                    && self.password.iterations > 0
+                    && self.password.parallelism > 0,
+                "AUTH__PASSWORD__* are not valid argon2 parameters",
+            ),
+            (
+                self.rate_limit.username_window_secs > 0 && self.rate_limit.ip_window_secs > 0,
+                "AUTH__RATE_LIMIT__*_WINDOW_SECS must be positive",
+            ),
+        ];
+        match rules.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err((*message).to_owned()),
+            None => Ok(()),
+        }
+    }
+
+    /// The configured secret (signing key, and the refresh-successor key derived from it).
+    pub fn jwt_secret(&self) -> Result<SecretString, SecretError> {
+        secret::resolve(&SecretSource {
+            setting: "AUTH__JWT__SECRET",
+            value: self.jwt.secret.as_ref(),
+            file: self.jwt.secret_file.as_deref(),
+            dev: self.dev,
+        })
+    }
+
+    /// Access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_ttl_secs)
+    }
+
+    /// Whether `username` is on the bootstrap admin list (case-insensitively).
+    pub fn is_bootstrap_admin(&self, username: &str) -> bool {
+        self.admins
+            .iter()
+            .any(|admin| admin.eq_ignore_ascii_case(username))
+    }
+}

@@ -1,0 +1,139 @@
+//! [`ApiError`]: every way an auth-service request can fail, as the one JSON error shape
+//! with a stable code. Internal causes are logged whole; clients get a plain message.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use auth_core::actix::{error_response, AuthError};
+use thiserror::Error;
+
+use crate::password::PasswordError;
+use crate::store::StoreError;
+
+/// A failed request.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("too many attempts; retry in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("the refresh token is invalid or its session has ended")]
+    InvalidRefreshToken,
+    #[error("this refresh token was already used; the session has been revoked, log in again")]
+    RefreshTokenReused,
+    #[error("the session has expired; log in again")]
+    SessionExpired,
+    #[error("no such session")]
+    NotFound,
+    #[error("cross-site request refused: {0}")]
+    Csrf(&'static str),
+    #[error("the server is busy; retry shortly")]
+    Busy,
+    #[error("the credential store is unavailable; retry shortly")]
+    StoreUnavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl ApiError {
+    pub fn validation(message: impl Into<String>) -> ApiError {
+        ApiError::Validation(message.into())
+    }
+
+    /// The stable machine code of the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::UsernameTaken => "username_taken",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InvalidRefreshToken => "invalid_refresh_token",
+            ApiError::RefreshTokenReused => "refresh_token_reused",
+            ApiError::SessionExpired => "session_expired",
+            ApiError::NotFound => "not_found",
+            ApiError::Csrf(_) => "csrf_rejected",
+            ApiError::Busy => "server_busy",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::Internal(_) => "internal_error",
+            ApiError::Auth(err) => err.code(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::UsernameTaken => ApiError::UsernameTaken,
+            unavailable @ StoreError::Unavailable(_) => ApiError::StoreUnavailable(unavailable),
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::Busy => ApiError::Busy,
+            PasswordError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::UsernameTaken => StatusCode::CONFLICT,
+            ApiError::InvalidCredentials
+            | ApiError::InvalidRefreshToken
+            | ApiError::RefreshTokenReused
+            | ApiError::SessionExpired => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Csrf(_) => StatusCode::FORBIDDEN,
+            ApiError::Busy | ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Auth(err) => err.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let retry_after = match self {
+            ApiError::Auth(err) => return err.error_response(),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                None
+            }
+            ApiError::StoreUnavailable(cause) => {
+                tracing::warn!(error = %error_chain(cause), "store unavailable");
+                Some(1)
+            }
+            ApiError::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            ApiError::Busy => Some(1),
+            _ => None,
+        };
+        let mut response = error_response(self.status_code(), self.code(), &self.to_string());
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

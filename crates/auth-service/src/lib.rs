@@ -1,0 +1,28 @@
+//! auth-service: registers users, checks passwords, issues access tokens and rotating
+//! refresh tokens. The only component that touches credentials and session state.
+//!
+//! # Layout
+//! - [`config`]: [`Settings`] (`AUTH__*`) and their checks.
+//! - [`startup`]: [`Application`]: shared state built once, bound, served.
+//! - [`routes`]: the HTTP surface (`/auth/*`, `/.well-known/jwks.json`, health).
+//! - [`sessions`]: login, refresh, logout — the token lifecycle over the store.
+//! - [`refresh`]: refresh-token format, hashing, successor derivation.
+//! - [`password`]: username/password rules, argon2id on a bounded pool.
+//! - [`store`]: [`store::AuthStore`], Redis and in-memory implementations.
+//! - [`browser`]: cookie transport of the refresh token and its CSRF checks.
+//! - [`error`]: [`error::ApiError`], the JSON error of every handler.
+//! - [`admin`]: the `users grant-admin` / `revoke-admin` commands.
+
+pub mod admin;
+pub mod browser;
+pub mod config;
+pub mod error;
+pub mod password;
+pub mod refresh;
+pub mod routes;
+pub mod sessions;
+pub mod startup;
+pub mod store;
+
+pub use config::Settings;
+pub use startup::{Application, StartupError};

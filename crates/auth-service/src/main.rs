@@ -1,0 +1,85 @@
+//! `auth-service`: serve (the default), or run an operator command against the store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auth_service::{admin, Application, Settings};
+use clap::{Parser, Subcommand};
+
+/// Tessera's auth-service. Configuration: built-in defaults, then `--config`, then
+/// `AUTH__*` environment variables (see the README).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Optional TOML configuration file.
+    #[arg(long, env = "AUTH_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Manage users in the configured store.
+    Users {
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Give a user the admin role (effective at their next refresh).
+    GrantAdmin { username: String },
+    /// Take the admin role away; the user's sessions must log in again.
+    RevokeAdmin { username: String },
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("auth-service: configuration error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    service_kit::telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Users { action } => {
+            let (name, grant) = match &action {
+                UsersCommand::GrantAdmin { username } => (username, true),
+                UsersCommand::RevokeAdmin { username } => (username, false),
+            };
+            match admin::set_admin(&settings, name, grant).await {
+                Ok(message) => {
+                    println!("{message}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("auth-service: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let result = match Application::build(settings).await {
+        Ok(app) => app.run_until_stopped().await.map_err(Into::into),
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "auth-service stopped");
+            eprintln!("auth-service: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

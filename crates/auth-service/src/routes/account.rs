@@ -1,0 +1,60 @@
+//! `POST /auth/register` and `POST /auth/password`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use auth_core::actix::Authenticated;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::client_info;
+use crate::error::ApiError;
+use crate::sessions::AppState;
+
+/// Registration and login body. `SecretString` keeps the password out of `Debug`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: SecretString,
+}
+
+#[derive(Serialize)]
+struct Registered<'a> {
+    user_id: &'a str,
+    username: &'a str,
+}
+
+pub async fn register(
+    req: HttpRequest,
+    body: web::Json<Credentials>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req, state.settings.trust_forwarded_for);
+    let Credentials { username, password } = body.into_inner();
+    let user = state.register(&username, password, &client).await?;
+    Ok(HttpResponse::Created().json(Registered {
+        user_id: &user.id,
+        username: &user.username,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+pub async fn change_password(
+    user: Authenticated,
+    body: web::Json<PasswordChange>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    state
+        .change_password(user.claims(), current_password, new_password)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,67 @@
+//! The HTTP surface. Handlers translate HTTP (bodies, cookies, headers) into calls on
+//! [`crate::sessions::AppState`] and back; they decide nothing themselves.
+
+mod account;
+mod health;
+mod session_list;
+mod tokens;
+
+use std::net::IpAddr;
+
+use actix_web::{web, HttpRequest};
+use service_kit::http::method_not_allowed;
+
+use crate::sessions::ClientInfo;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let route = |path: &str, route| {
+        web::resource(path)
+            .default_service(web::to(method_not_allowed))
+            .route(route)
+    };
+    cfg.service(route("/auth/register", web::post().to(account::register)))
+        .service(route("/auth/login", web::post().to(tokens::login)))
+        .service(route("/auth/refresh", web::post().to(tokens::refresh)))
+        .service(route("/auth/logout", web::post().to(tokens::logout)))
+        .service(route(
+            "/auth/logout-all",
+            web::post().to(tokens::logout_all),
+        ))
+        .service(route(
+            "/auth/password",
+            web::post().to(account::change_password),
+        ))
+        .service(route("/auth/sessions", web::get().to(session_list::list)))
+        .service(route(
+            "/auth/sessions/{id}",
+            web::delete().to(session_list::revoke),
+        ))
+        .service(route("/.well-known/jwks.json", web::get().to(health::jwks)))
+        .service(route("/healthz", web::get().to(health::healthz)))
+        .service(route("/readyz", web::get().to(health::readyz)));
+}
+
+/// The client's IP and user agent. With `trust_forwarded_for`, the IP is the last
+/// `X-Forwarded-For` entry — the one our own proxy appended — so a client cannot choose
+/// its IP by sending the header itself.
+fn client_info(req: &HttpRequest, trust_forwarded_for: bool) -> ClientInfo {
+    let forwarded = trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok())
+        .flatten()
+        .and_then(|list| list.rsplit(',').next())
+        .map(str::trim)
+        .filter(|ip| ip.parse::<IpAddr>().is_ok());
+    let ip = match forwarded {
+        Some(ip) => ip.to_owned(),
+        None => req
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string()),
+    };
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned())
+        .unwrap_or_default();
+    ClientInfo::new(ip, &user_agent)
+}

@@ -1,0 +1,326 @@
+//! The token lifecycle over the store: registration, login, refresh with rotation and
+//! reuse detection, logout, logout everywhere, password change. HTTP shapes live in
+//! `routes`; every decision lives here or in the store's atomic steps.
+//!
+//! What a refresh returns (the README repeats this): presenting the *current* refresh
+//! token rotates the family and returns a new access token and the successor refresh
+//! token. Presenting the *just-spent* token within the grace window returns a new access
+//! token and that same successor again, so parallel tabs and retries converge on one
+//! chain. Presenting a spent token after the grace window, or any older spent token,
+//! revokes the whole family: thief and victim both log in again.
+
+use std::sync::Arc;
+
+use auth_core::{Claims, ClaimsBuilder, Clock, Verifier, ROLE_ADMIN, ROLE_USER};
+use secrecy::SecretString;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::password::{validate_password, validate_username, Passwords};
+use crate::refresh::{RefreshKeys, RefreshToken, SessionId};
+use crate::store::{AuthStore, Grant, NewSession, RotateRequest, Rotation, User};
+
+/// Longest user agent kept with a session.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Everything the handlers share, built once at start-up.
+pub struct AppState {
+    pub store: Arc<dyn AuthStore>,
+    pub verifier: Arc<Verifier>,
+    pub passwords: Passwords,
+    pub refresh_keys: RefreshKeys,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The token response of login and refresh (RFC 6749 §5.1 names plus `session_id`).
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    /// Absent in browser mode, where the token travels only in the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub refresh_expires_in: u64,
+    pub session_id: String,
+}
+
+/// Who is logging in, as seen from the request.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl ClientInfo {
+    pub fn new(ip: String, user_agent: &str) -> ClientInfo {
+        ClientInfo {
+            ip,
+            user_agent: user_agent.chars().take(MAX_USER_AGENT_CHARS).collect(),
+        }
+    }
+}
+
+impl AppState {
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Creates a user. Names on `AUTH__ADMINS` start as admins.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<User, ApiError> {
+        validate_username(username).map_err(ApiError::Validation)?;
+        validate_password(&password).map_err(ApiError::Validation)?;
+        self.throttle_ip(client).await?;
+        if self.store.user_by_name(username).await?.is_some() {
+            return Err(ApiError::UsernameTaken);
+        }
+        let role = if self.settings.is_bootstrap_admin(username) {
+            ROLE_ADMIN
+        } else {
+            ROLE_USER
+        };
+        let user = User {
+            id: Uuid::new_v4().to_string(),
+            username: username.to_owned(),
+            password_hash: self.passwords.hash(password).await?,
+            role: role.to_owned(),
+            ver: 0,
+            created_at: self.now(),
+        };
+        self.store.create_user(&user).await?;
+        tracing::info!(event = "register", user_id = %user.id, "user registered");
+        Ok(user)
+    }
+
+    /// Checks credentials (rate-limited; an unknown name costs what a wrong password
+    /// costs) and starts a session.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<TokenResponse, ApiError> {
+        self.throttle_ip(client).await?;
+        let limits = &self.settings.rate_limit;
+        let name_key = format!("user:{}", username.to_ascii_lowercase());
+        self.throttle(
+            &name_key,
+            limits.username_attempts,
+            limits.username_window_secs,
+        )
+        .await?;
+        let user = match validate_username(username) {
+            Ok(()) => self.store.user_by_name(username).await?,
+            Err(_) => None,
+        };
+        let hash = user.as_ref().map(|user| user.password_hash.clone());
+        if !self.passwords.verify(password, hash).await? {
+            tracing::info!(event = "login_failed", ip = %client.ip, "invalid credentials");
+            return Err(ApiError::InvalidCredentials);
+        }
+        let user = user.ok_or(ApiError::InvalidCredentials)?;
+        let user_id =
+            Uuid::parse_str(&user.id).map_err(|err| ApiError::Internal(err.to_string()))?;
+        let sid =
+            SessionId::new(user_id).map_err(|_| ApiError::Internal("no randomness".into()))?;
+        let token = self
+            .refresh_keys
+            .fresh(sid.clone())
+            .map_err(|_| ApiError::Internal("no randomness".into()))?;
+        let now = self.now();
+        let refresh = &self.settings.refresh;
+        let session = NewSession {
+            sid,
+            secret_hash: token.secret_hash(),
+            now,
+            absolute_expiry: now.saturating_add(refresh.absolute_secs),
+            idle_secs: refresh.idle_secs,
+            user_agent: client.user_agent.clone(),
+            ip: client.ip.clone(),
+        };
+        let grant = self
+            .store
+            .create_session(&session)
+            .await?
+            .ok_or(ApiError::InvalidCredentials)?;
+        tracing::info!(event = "login", user_id = %user.id, session_id = %session.sid, "session started");
+        self.respond(&user.id, &token, &grant)
+    }
+
+    /// Rotates a refresh token (see the module docs for exactly what is returned).
+    pub async fn refresh(&self, presented: &str) -> Result<TokenResponse, ApiError> {
+        let presented = RefreshToken::parse(presented).ok_or(ApiError::InvalidRefreshToken)?;
+        let successor = self.refresh_keys.successor(&presented);
+        let (presented_hash, successor_hash) = (presented.secret_hash(), successor.secret_hash());
+        let refresh = &self.settings.refresh;
+        let sid = presented.session();
+        let outcome = self
+            .store
+            .rotate(&RotateRequest {
+                sid,
+                presented_hash: &presented_hash,
+                successor_hash: &successor_hash,
+                now: self.now(),
+                grace_secs: refresh.grace_secs,
+                idle_secs: refresh.idle_secs,
+            })
+            .await?;
+        let user_id = sid.user().to_string();
+        match outcome {
+            Rotation::Rotated(grant) | Rotation::Grace(grant) => {
+                self.respond(&user_id, &successor, &grant)
+            }
+            Rotation::Unknown | Rotation::Revoked => Err(ApiError::InvalidRefreshToken),
+            Rotation::Expired => Err(ApiError::SessionExpired),
+            Rotation::Reused => Err(self.reuse_detected(sid)),
+            Rotation::Mismatch {
+                generation,
+                current_hash,
+            } => {
+                if self
+                    .refresh_keys
+                    .is_ancestor(&presented, &current_hash, generation)
+                {
+                    self.store.end_session(sid).await?;
+                    Err(self.reuse_detected(sid))
+                } else {
+                    Err(ApiError::InvalidRefreshToken)
+                }
+            }
+        }
+    }
+
+    /// Ends the session of `presented` if it is its current or just-spent token. Always
+    /// succeeds for a malformed or unknown token: logout is idempotent.
+    pub async fn logout(&self, presented: &str) -> Result<(), ApiError> {
+        if let Some(token) = RefreshToken::parse(presented) {
+            self.store
+                .logout(token.session(), &token.secret_hash())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The caller's user record, if the access token is still current: a token issued
+    /// before logout-all or a password change is refused here even before it expires.
+    pub async fn current_user(&self, claims: &Claims) -> Result<User, ApiError> {
+        let user = self
+            .store
+            .user_by_id(&claims.sub)
+            .await?
+            .ok_or_else(revoked_token)?;
+        if user.ver != claims.ver {
+            return Err(revoked_token());
+        }
+        Ok(user)
+    }
+
+    /// Changes the password: the current one must be right; every other session ends.
+    pub async fn change_password(
+        &self,
+        claims: &Claims,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<(), ApiError> {
+        let user = self.current_user(claims).await?;
+        let limits = &self.settings.rate_limit;
+        let key = format!("user:{}", user.username.to_ascii_lowercase());
+        self.throttle(&key, limits.username_attempts, limits.username_window_secs)
+            .await?;
+        validate_password(&new).map_err(ApiError::Validation)?;
+        if !self
+            .passwords
+            .verify(current, Some(user.password_hash.clone()))
+            .await?
+        {
+            return Err(ApiError::InvalidCredentials);
+        }
+        let hash = self.passwords.hash(new).await?;
+        let keep = SessionId::parse(&claims.sid).ok_or_else(revoked_token)?;
+        self.store.set_password(&user.id, &hash, &keep).await?;
+        tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
+        Ok(())
+    }
+
+    fn respond(
+        &self,
+        user_id: &str,
+        refresh_token: &RefreshToken,
+        grant: &Grant,
+    ) -> Result<TokenResponse, ApiError> {
+        let sid = refresh_token.session().as_str();
+        let ttl = self.settings.access_ttl();
+        let claims = ClaimsBuilder::user(
+            &self.settings.jwt.issuer,
+            &self.settings.jwt.audience,
+            user_id,
+            sid,
+        )
+        .role(&grant.role)
+        .version(grant.ver)
+        .lifetime(ttl)
+        .build(self.now())
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+        let access_token = self
+            .verifier
+            .keys()
+            .sign(&claims)
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl.as_secs(),
+            refresh_token: Some(refresh_token.expose()),
+            refresh_expires_in: grant.refresh_expires_in,
+            session_id: sid.to_owned(),
+        })
+    }
+
+    fn reuse_detected(&self, sid: &SessionId) -> ApiError {
+        tracing::warn!(
+            event = "refresh_token_reuse",
+            user_id = %sid.user(),
+            session_id = %sid,
+            "a spent refresh token was presented again; the session family is revoked"
+        );
+        ApiError::RefreshTokenReused
+    }
+
+    async fn throttle_ip(&self, client: &ClientInfo) -> Result<(), ApiError> {
+        let limits = &self.settings.rate_limit;
+        self.throttle(
+            &format!("ip:{}", client.ip),
+            limits.ip_attempts,
+            limits.ip_window_secs,
+        )
+        .await
+    }
+
+    async fn throttle(&self, key: &str, limit: u64, window_secs: u64) -> Result<(), ApiError> {
+        let hits = self.store.hit(key, window_secs, self.now()).await?;
+        if hits.count > limit {
+            return Err(ApiError::RateLimited {
+                retry_after: hits.resets_in,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn revoked_token() -> ApiError {
+    ApiError::Auth(auth_core::actix::AuthError::Revoked)
+}

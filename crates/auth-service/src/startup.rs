@@ -1,0 +1,170 @@
+//! [`Application`]: shared state built once (store, key ring, verifier, hasher), the HTTP
+//! server bound (port 0 in tests), served until SIGTERM/SIGINT with a graceful drain.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use auth_core::{Clock, Key, KeyRing, SetupError, SystemClock, Validation, Verifier, ROLE_ADMIN};
+use secrecy::ExposeSecret;
+use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::redis::RedisConn;
+use service_kit::secret::SecretError;
+use thiserror::Error;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::password::{PasswordError, Passwords};
+use crate::refresh::RefreshKeys;
+use crate::routes;
+use crate::sessions::AppState;
+use crate::store::{AuthStore, MemoryStore, RedisStore};
+
+/// Why the service did not start. Each message names the setting to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("invalid JWT settings (AUTH__JWT__*): {0}")]
+    Jwt(#[from] SetupError),
+    #[error("invalid AUTH__PASSWORD__* settings: {0}")]
+    Password(#[from] PasswordError),
+    #[error("invalid AUTH__REDIS__URL: {0}")]
+    RedisUrl(#[source] redis::RedisError),
+    #[error("cannot listen on {address} (AUTH__LISTEN): {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+/// A bound, not yet running, auth-service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the service on the real clock.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Application::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the service with the clock every lifetime check reads (tests move it).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
+        let state = web::Data::new(app_state(settings, clock)?);
+        bootstrap_admins(&state).await;
+        let verifier = web::Data::from(state.verifier.clone());
+
+        let listen = state.settings.listen.clone();
+        let listener = TcpListener::bind(&listen).map_err(|source| StartupError::Bind {
+            address: listen.clone(),
+            source,
+        })?;
+        let port = listener.local_addr()?.port();
+        let workers = state.settings.workers;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_id_header))
+                .wrap(TracingLogger::<RootSpan>::new())
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .configure(input_config)
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        tracing::info!(port, "auth-service listening");
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The bound port (useful when listening on port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Everything the handlers share, from settings.
+pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
+    settings.check().map_err(StartupError::Config)?;
+    let secret = settings.jwt_secret()?;
+    let secret = secret.expose_secret().as_bytes();
+    let keys = KeyRing::new(Key::hs256_fingerprinted(secret)?)?;
+    let validation = Validation::new(&settings.jwt.issuer, &settings.jwt.audience)
+        .leeway(Duration::from_secs(settings.jwt.leeway_secs));
+    let verifier = Arc::new(Verifier::new(keys, validation, clock.clone())?);
+    Ok(AppState {
+        store: store(&settings)?,
+        verifier,
+        passwords: Passwords::new(&settings.password)?,
+        refresh_keys: RefreshKeys::derive(secret),
+        clock,
+        settings,
+    })
+}
+
+/// The configured store: Redis if `AUTH__REDIS__URL` is set, else in memory.
+pub fn store(settings: &Settings) -> Result<Arc<dyn AuthStore>, StartupError> {
+    match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisConn::open(url.expose_secret()).map_err(StartupError::RedisUrl)?;
+            tracing::info!("store: Redis");
+            Ok(Arc::new(RedisStore::new(redis, &settings.redis.key_prefix)))
+        }
+        None => {
+            tracing::warn!(
+                "store: IN-MEMORY (AUTH__REDIS__URL is not set). Users and sessions vanish at \
+                 restart and are not shared: run a single instance only"
+            );
+            Ok(Arc::new(MemoryStore::new()))
+        }
+    }
+}
+
+/// Grants `admin` to the existing users named in `AUTH__ADMINS`. A store that is down at
+/// start-up only delays this (registration applies the list too).
+async fn bootstrap_admins(state: &AppState) {
+    for name in &state.settings.admins {
+        let result = match state.store.user_by_name(name).await {
+            Ok(Some(user)) if user.role != ROLE_ADMIN => state
+                .store
+                .set_role(&user.id, ROLE_ADMIN, false)
+                .await
+                .map(|_| ()),
+            Ok(_) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "could not apply AUTH__ADMINS at start-up");
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The embedded store: users, sessions and counters in this process's memory, gone at
+//! restart. For `make run` and single-instance trials only (the service says so loudly).
+//! One mutex makes every operation atomic, mirroring the Redis scripts step for step.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use super::{
+    window, AuthStore, Grant, Hits, NewSession, RotateRequest, Rotation, SessionInfo, StoreError,
+    User,
+};
+use crate::refresh::SessionId;
+
+/// Every this many session creations, expired sessions and stale counters are swept.
+const SWEEP_EVERY: u64 = 256;
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<String, User>,
+    /// Lower-cased username → user id.
+    names: HashMap<String, String>,
+    sessions: HashMap<String, Session>,
+    /// Counter key → (window length, window index, count).
+    hits: HashMap<String, (u64, u64, u64)>,
+    created: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    user_id: String,
+    current: String,
+    previous: String,
+    generation: u64,
+    ver: u64,
+    created_at: u64,
+    last_used_at: u64,
+    rotated_at: u64,
+    absolute_expiry: u64,
+    idle_secs: u64,
+    user_agent: String,
+    ip: String,
+}
+
+impl Session {
+    fn is_live(&self, now: u64) -> bool {
+        now < self.absolute_expiry && now < self.last_used_at.saturating_add(self.idle_secs)
+    }
+
+    fn remaining(&self, now: u64, idle_secs: u64) -> u64 {
+        self.absolute_expiry
+            .min(self.last_used_at.saturating_add(idle_secs))
+            .saturating_sub(now)
+    }
+}
+
+/// Users, sessions and counters in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// Every mutation completes under the lock before it is released, so a poisoned lock
+    /// still guards consistent data.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn end_sessions_of(&mut self, user_id: &str, keep: Option<&str>) {
+        self.sessions
+            .retain(|sid, session| session.user_id != user_id || Some(sid.as_str()) == keep);
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.sessions.retain(|_, session| session.is_live(now));
+        self.hits
+            .retain(|_, (window_secs, index, _)| *index == now / *window_secs);
+    }
+}
+
+#[async_trait]
+impl AuthStore for MemoryStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let name = user.username.to_ascii_lowercase();
+        if state.names.contains_key(&name) {
+            return Err(StoreError::UsernameTaken);
+        }
+        state.names.insert(name, user.id.clone());
+        state.users.insert(user.id.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let state = self.state();
+        let id = state.names.get(&username.to_ascii_lowercase());
+        Ok(id.and_then(|id| state.users.get(id)).cloned())
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.state().users.get(id).cloned())
+    }
+
+    async fn set_role(
+        &self,
+        user_id: &str,
+        role: &str,
+        bump_version: bool,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(user) = state.users.get_mut(user_id) else {
+            return Ok(false);
+        };
+        role.clone_into(&mut user.role);
+        if bump_version {
+            user.ver += 1;
+        }
+        Ok(true)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keep: &SessionId,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(user) = state.users.get_mut(user_id) else {
+            return Ok(false);
+        };
+        hash.clone_into(&mut user.password_hash);
+        user.ver += 1;
+        let ver = user.ver;
+        state.end_sessions_of(user_id, Some(keep.as_str()));
+        if let Some(session) = state.sessions.get_mut(keep.as_str()) {
+            session.ver = ver;
+        }
+        Ok(true)
+    }
+
+    async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(user) = state.users.get_mut(user_id) {
+            user.ver += 1;
+        }
+        state.end_sessions_of(user_id, None);
+        Ok(())
+    }
+
+    async fn create_session(&self, new: &NewSession) -> Result<Option<Grant>, StoreError> {
+        let mut state = self.state();
+        state.created += 1;
+        if state.created % SWEEP_EVERY == 0 {
+            state.sweep(new.now);
+        }
+        let user_id = new.sid.user().to_string();
+        let Some(user) = state.users.get(&user_id) else {
+            return Ok(None);
+        };
+        let grant = Grant {
+            role: user.role.clone(),
+            ver: user.ver,
+            refresh_expires_in: 0,
+        };
+        let session = Session {
+            user_id,
+            current: new.secret_hash.clone(),
+            previous: String::new(),
+            generation: 0,
+            ver: user.ver,
+            created_at: new.now,
+            last_used_at: new.now,
+            rotated_at: 0,
+            absolute_expiry: new.absolute_expiry,
+            idle_secs: new.idle_secs,
+            user_agent: new.user_agent.clone(),
+            ip: new.ip.clone(),
+        };
+        let refresh_expires_in = session.remaining(new.now, new.idle_secs);
+        state.sessions.insert(new.sid.as_str().to_owned(), session);
+        Ok(Some(Grant {
+            refresh_expires_in,
+            ..grant
+        }))
+    }
+
+    async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError> {
+        let mut state = self.state();
+        let sid = request.sid.as_str();
+        let Some(session) = state.sessions.get(sid).cloned() else {
+            return Ok(Rotation::Unknown);
+        };
+        let now = request.now;
+        let user = state.users.get(&session.user_id).cloned();
+        let Some(user) = user.filter(|user| user.ver == session.ver) else {
+            state.sessions.remove(sid);
+            return Ok(Rotation::Revoked);
+        };
+        if now >= session.absolute_expiry
+            || now >= session.last_used_at.saturating_add(request.idle_secs)
+        {
+            state.sessions.remove(sid);
+            return Ok(Rotation::Expired);
+        }
+        if request.presented_hash == session.current {
+            let Some(live) = state.sessions.get_mut(sid) else {
+                return Ok(Rotation::Unknown);
+            };
+            live.previous = std::mem::replace(&mut live.current, request.successor_hash.to_owned());
+            live.generation += 1;
+            live.last_used_at = now;
+            live.rotated_at = now;
+            let refresh_expires_in = live.remaining(now, request.idle_secs);
+            return Ok(Rotation::Rotated(Grant {
+                role: user.role,
+                ver: user.ver,
+                refresh_expires_in,
+            }));
+        }
+        if !session.previous.is_empty() && request.presented_hash == session.previous {
+            let in_grace = request.grace_secs > 0
+                && now.saturating_sub(session.rotated_at) <= request.grace_secs
+                && request.successor_hash == session.current;
+            if in_grace {
+                return Ok(Rotation::Grace(Grant {
+                    role: user.role,
+                    ver: user.ver,
+                    refresh_expires_in: session.remaining(now, request.idle_secs),
+                }));
+            }
+            state.sessions.remove(sid);
+            return Ok(Rotation::Reused);
+        }
+        Ok(Rotation::Mismatch {
+            generation: session.generation,
+            current_hash: session.current,
+        })
+    }
+
+    async fn end_session(&self, sid: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.state().sessions.remove(sid.as_str()).is_some())
+    }
+
+    async fn logout(&self, sid: &SessionId, secret_hash: &str) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let matches = state.sessions.get(sid.as_str()).is_some_and(|session| {
+            session.current == secret_hash
+                || (!session.previous.is_empty() && session.previous == secret_hash)
+        });
+        if matches {
+            state.sessions.remove(sid.as_str());
+        }
+        Ok(())
+    }
+
+    async fn sessions(
+        &self,
+        user_id: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let state = self.state();
+        let mut sessions: Vec<SessionInfo> = state
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.user_id == user_id && s.remaining(now, idle_secs) > 0)
+            .map(|(sid, s)| SessionInfo {
+                id: sid.clone(),
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                user_agent: s.user_agent.clone(),
+                ip: s.ip.clone(),
+            })
+            .collect();
+        sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(sessions)
+    }
+
+    async fn hit(&self, key: &str, window_secs: u64, now: u64) -> Result<Hits, StoreError> {
+        let (index, resets_in) = window(now, window_secs);
+        let mut state = self.state();
+        let entry = state
+            .hits
+            .entry(key.to_owned())
+            .or_insert((window_secs, index, 0));
+        if (entry.0, entry.1) != (window_secs, index) {
+            *entry = (window_secs, index, 0);
+        }
+        entry.2 += 1;
+        Ok(Hits {
+            count: entry.2,
+            resets_in,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! Users, sessions (refresh-token families) and rate-limit counters behind [`AuthStore`]:
+//! Redis (shared by every instance) or in memory (the embedded default, one instance only).
+//! Both pass the same behavioural test suite; every multi-key step is atomic in both.
+
+mod memory;
+mod redis;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::refresh::SessionId;
+
+/// Why a store operation failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Registration lost: the name (case-insensitively) is taken.
+    #[error("username taken")]
+    UsernameTaken,
+    /// The backing store could not be reached or answered wrongly.
+    #[error("store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Unavailable(Box::new(err))
+    }
+}
+
+/// A user record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// UUID (v4), the `sub` of the user's tokens.
+    pub id: String,
+    /// As registered (display case).
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub role: String,
+    /// Token version: sessions issued under an older one cannot refresh.
+    pub ver: u64,
+    pub created_at: u64,
+}
+
+/// A session to create at login.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub sid: SessionId,
+    pub secret_hash: String,
+    pub now: u64,
+    /// Absolute end of the family: `now + absolute lifetime`.
+    pub absolute_expiry: u64,
+    pub idle_secs: u64,
+    pub user_agent: String,
+    pub ip: String,
+}
+
+/// What a session grants at creation or rotation: the user's role and token version *now*
+/// (so role changes apply at the next refresh), and the refresh token's remaining life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub role: String,
+    pub ver: u64,
+    pub refresh_expires_in: u64,
+}
+
+/// One refresh attempt.
+#[derive(Clone, Debug)]
+pub struct RotateRequest<'a> {
+    pub sid: &'a SessionId,
+    pub presented_hash: &'a str,
+    /// Hash of the successor derived from the presented token.
+    pub successor_hash: &'a str,
+    pub now: u64,
+    pub grace_secs: u64,
+    pub idle_secs: u64,
+}
+
+/// The outcome of a refresh attempt, decided atomically.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The current token: the family moved on to the successor.
+    Rotated(Grant),
+    /// The just-spent token within the grace window: the successor is already current.
+    Grace(Grant),
+    /// No such session (never existed, logged out, revoked, expired and collected).
+    Unknown,
+    /// Past its idle or absolute lifetime: now deleted.
+    Expired,
+    /// Issued under an older token version (logout-all, password change, role removal):
+    /// now deleted.
+    Revoked,
+    /// The just-spent token after the grace window: the family is now deleted.
+    Reused,
+    /// Neither the current nor the just-spent secret. The caller decides whether it is an
+    /// older token of this family (reuse) or a guess (nothing happens).
+    Mismatch {
+        generation: u64,
+        current_hash: String,
+    },
+}
+
+/// A session as listed to its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: u64,
+    pub last_used_at: u64,
+    pub user_agent: String,
+    pub ip: String,
+}
+
+/// A fixed-window counter after one more hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hits {
+    pub count: u64,
+    /// Seconds until the window resets.
+    pub resets_in: u64,
+}
+
+#[async_trait]
+pub trait AuthStore: Send + Sync + 'static {
+    /// Stores a new user unless the name is taken (case-insensitively).
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Looks a user up by name, case-insensitively.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Sets the role; with `bump_version`, every existing session must log in again.
+    /// `false` if there is no such user.
+    async fn set_role(
+        &self,
+        user_id: &str,
+        role: &str,
+        bump_version: bool,
+    ) -> Result<bool, StoreError>;
+    /// Replaces the password hash, bumps the token version and ends every session but
+    /// `keep` (which moves to the new version). `false` if there is no such user.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keep: &SessionId,
+    ) -> Result<bool, StoreError>;
+    /// Bumps the token version and ends every session of the user.
+    async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError>;
+
+    /// Starts a family; `None` if the user no longer exists.
+    async fn create_session(&self, session: &NewSession) -> Result<Option<Grant>, StoreError>;
+    /// One atomic refresh decision (see [`Rotation`]).
+    async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError>;
+    /// Ends a session whatever its state; `false` if it did not exist.
+    async fn end_session(&self, sid: &SessionId) -> Result<bool, StoreError>;
+    /// Ends a session if `secret_hash` is its current or just-spent secret (logout).
+    async fn logout(&self, sid: &SessionId, secret_hash: &str) -> Result<(), StoreError>;
+    /// The user's live sessions, oldest first.
+    async fn sessions(
+        &self,
+        user_id: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Counts one hit of `key` in the fixed window of `window_secs` containing `now`.
+    async fn hit(&self, key: &str, window_secs: u64, now: u64) -> Result<Hits, StoreError>;
+    /// Whether the store answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The window index and the seconds left in it.
+pub(crate) fn window(now: u64, window_secs: u64) -> (u64, u64) {
+    let index = now / window_secs;
+    (index, (index + 1) * window_secs - now)
+}

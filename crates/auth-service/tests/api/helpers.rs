@@ -1,0 +1,195 @@
+//! `TestApp`: an auth-service started in-process on port 0, its clock, its redis-server
+//! (if any), and typed request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{Key, KeyRing, ManualClock, Validation, Verifier};
+use auth_service::{Application, Settings};
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use testkit::RedisServer;
+
+pub const SECRET: &str = "auth-service-tests-secret-0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Redis];
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub redis: Option<RedisServer>,
+}
+
+/// Settings every test starts from: cheap argon2 parameters (cost is not under test
+/// here), generous rate limits, the test secret.
+pub fn test_settings() -> Settings {
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".to_owned(),
+        workers: 1,
+        ..Settings::default()
+    };
+    settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings.password.memory_kib = 64;
+    settings.password.iterations = 1;
+    settings.rate_limit.username_attempts = 1000;
+    settings.rate_limit.ip_attempts = 1000;
+    settings
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let redis = (backend == Backend::Redis).then(RedisServer::start);
+    let url = redis.as_ref().map(RedisServer::url);
+    let mut app = spawn_on(url.as_deref(), ManualClock::starting_now(), customise).await;
+    app.redis = redis;
+    app
+}
+
+/// An app on the given Redis (or in memory with `None`) reading `clock`.
+pub async fn spawn_on(
+    redis_url: Option<&str>,
+    clock: ManualClock,
+    customise: impl FnOnce(&mut Settings),
+) -> TestApp {
+    service_kit::telemetry::init_for_tests();
+    let mut settings = test_settings();
+    settings.redis.url = redis_url.map(SecretString::from);
+    customise(&mut settings);
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        client,
+        clock,
+        redis: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, username: &str) -> Value {
+        let response = self
+            .post(
+                "/auth/register",
+                &json!({ "username": username, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn login_response(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/auth/login",
+            &json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn login(&self, username: &str) -> Value {
+        json_ok(self.login_response(username, PASSWORD).await).await
+    }
+
+    pub async fn refresh_response(&self, refresh_token: &str) -> Response {
+        self.post("/auth/refresh", &json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    /// Refreshes and returns the token response, asserting 200.
+    pub async fn refresh(&self, refresh_token: &str) -> Value {
+        json_ok(self.refresh_response(refresh_token).await).await
+    }
+
+    pub async fn sessions(&self, access_token: &str) -> Vec<Value> {
+        let body = json_ok(self.get_bearer("/auth/sessions", access_token).await).await;
+        body["sessions"].as_array().unwrap().clone()
+    }
+}
+
+/// A verifier for what the apps issue, as a resource server would hold it.
+pub fn resource_server_verifier(clock: &ManualClock) -> Verifier {
+    let keys = KeyRing::new(Key::hs256_fingerprinted(SECRET.as_bytes()).unwrap()).unwrap();
+    Verifier::new(
+        keys,
+        Validation::new("tessera", "tasks"),
+        Arc::new(clock.clone()),
+    )
+    .unwrap()
+}
+
+pub async fn json_ok(response: Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Asserts the status and the JSON error code, and returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (actual, body["error"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
+    assert!(body["message"].is_string(), "{body}");
+    body
+}
+
+pub fn token<'a>(body: &'a Value, field: &str) -> &'a str {
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {body}"))
+}

@@ -1,0 +1,14 @@
+//! auth-service over real HTTP on loopback, on the in-memory store and on private
+//! redis-servers. Time moves only through each app's `ManualClock`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod bad_input;
+mod browser;
+mod concurrency;
+mod helpers;
+mod lifecycle;
+mod outage;
+mod rate_limit;
+mod sessions;
