@@ -1,13 +1,13 @@
 //! Configuration (`AUTH__*`): defaults here, then an optional TOML file (`--config`), then
 //! the environment. Field names are a contract that deployment tooling depends on.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use service_kit::secret::{self, SecretError, SecretSource};
-use service_kit::settings::ConfigError;
+use service_kit::secret::{self, SecretError};
+use service_kit::settings::{ConfigError, JwtSettings, RedisSettings};
 use service_kit::telemetry::LogSettings;
 
 /// Environment prefix of every setting.
@@ -33,39 +33,15 @@ pub struct Settings {
     /// Take the client IP from `X-Forwarded-For`/`Forwarded` (`AUTH__TRUST_FORWARDED_FOR`).
     /// Only behind a proxy that sets them; otherwise clients could pick their own IP.
     pub trust_forwarded_for: bool,
+    /// Users, sessions and rate-limit counters (`AUTH__REDIS__*`).
     pub redis: RedisSettings,
+    /// Access-token signing (`AUTH__JWT__*`).
     pub jwt: JwtSettings,
     pub refresh: RefreshSettings,
     pub password: PasswordSettings,
     pub rate_limit: RateLimitSettings,
     pub browser: BrowserSettings,
     pub log: LogSettings,
-}
-
-/// Users, sessions and rate-limit counters.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RedisSettings {
-    /// `AUTH__REDIS__URL`; unset means the embedded in-memory store (single instance only).
-    pub url: Option<SecretString>,
-    /// Prefix of every key (`AUTH__REDIS__KEY_PREFIX`).
-    pub key_prefix: String,
-}
-
-/// Access-token signing.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JwtSettings {
-    /// HS256 shared secret (`AUTH__JWT__SECRET`), at least 32 bytes.
-    pub secret: Option<SecretString>,
-    /// File holding the secret (`AUTH__JWT__SECRET_FILE`).
-    pub secret_file: Option<PathBuf>,
-    /// `iss` of issued tokens (`AUTH__JWT__ISSUER`).
-    pub issuer: String,
-    /// `aud` of issued tokens (`AUTH__JWT__AUDIENCE`).
-    pub audience: String,
-    /// Clock-skew allowance when verifying bearer tokens here, at most 60.
-    pub leeway_secs: u64,
 }
 
 /// Refresh-token lifetimes (`AUTH__REFRESH__*`).
@@ -135,27 +111,6 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             browser: BrowserSettings::default(),
             log: LogSettings::default(),
-        }
-    }
-}
-
-impl Default for RedisSettings {
-    fn default() -> Self {
-        RedisSettings {
-            url: None,
-            key_prefix: "tessera:".to_owned(),
-        }
-    }
-}
-
-impl Default for JwtSettings {
-    fn default() -> Self {
-        JwtSettings {
-            secret: None,
-            secret_file: None,
-            issuer: "tessera".to_owned(),
-            audience: "tasks".to_owned(),
-            leeway_secs: 30,
         }
     }
 }
@@ -241,12 +196,7 @@ impl Settings {
 
     /// The configured secret (signing key, and the refresh-successor key derived from it).
     pub fn jwt_secret(&self) -> Result<SecretString, SecretError> {
-        secret::resolve(&SecretSource {
-            setting: "AUTH__JWT__SECRET",
-            value: self.jwt.secret.as_ref(),
-            file: self.jwt.secret_file.as_deref(),
-            dev: self.dev,
-        })
+        secret::resolve(&self.jwt.secret_source("AUTH__JWT__SECRET", self.dev))
     }
 
     /// Access-token lifetime.

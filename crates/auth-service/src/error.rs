@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use auth_core::actix::{error_response, AuthError};
+use service_kit::http::error_chain;
 use thiserror::Error;
 
 use crate::password::PasswordError;
@@ -125,15 +126,4 @@ impl ResponseError for ApiError {
         }
         response
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

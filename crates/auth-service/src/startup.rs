@@ -3,12 +3,11 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use auth_core::{Clock, Key, KeyRing, SetupError, SystemClock, Validation, Verifier, ROLE_ADMIN};
+use auth_core::{Clock, Key, KeyRing, SetupError, SystemClock, Verifier, ROLE_ADMIN};
 use secrecy::ExposeSecret;
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
 use service_kit::redis::RedisConn;
@@ -119,9 +118,11 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
     let secret = settings.jwt_secret()?;
     let secret = secret.expose_secret().as_bytes();
     let keys = KeyRing::new(Key::hs256_fingerprinted(secret)?)?;
-    let validation = Validation::new(&settings.jwt.issuer, &settings.jwt.audience)
-        .leeway(Duration::from_secs(settings.jwt.leeway_secs));
-    let verifier = Arc::new(Verifier::new(keys, validation, clock.clone())?);
+    let verifier = Arc::new(Verifier::new(
+        keys,
+        settings.jwt.validation(),
+        clock.clone(),
+    )?);
     Ok(AppState {
         store: store(&settings)?,
         verifier,

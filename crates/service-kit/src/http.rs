@@ -71,6 +71,18 @@ fn path_error(err: PathError, _: &HttpRequest) -> Error {
     InternalError::from_response(err, response).into()
 }
 
+/// `error: cause: cause…`, the whole chain for a log line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Default service: JSON 404.
 pub async fn not_found() -> HttpResponse {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such route")

@@ -1,9 +1,13 @@
 //! Configuration loading (DESIGN.md "Configuration"): the service's own `Default`, then an
 //! optional file, then environment variables `<PREFIX>__SECTION__KEY`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::secret::SecretSource;
 
 pub use config::ConfigError;
 
@@ -32,6 +36,73 @@ pub fn load<T: DeserializeOwned>(
         }
     }
     builder.add_source(env).build()?.try_deserialize()
+}
+
+/// The `redis` section both services share.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `…__REDIS__URL`; unset means the embedded in-memory store (single instance only).
+    /// A secret because it may hold the Redis password.
+    pub url: Option<SecretString>,
+    /// Prefix of every key (`…__REDIS__KEY_PREFIX`).
+    pub key_prefix: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            url: None,
+            key_prefix: "tessera:".to_owned(),
+        }
+    }
+}
+
+/// The `jwt` section both services share: the HS256 secret and what tokens must say.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    /// HS256 shared secret (`…__JWT__SECRET`), at least 32 bytes.
+    pub secret: Option<SecretString>,
+    /// File holding the secret (`…__JWT__SECRET_FILE`), e.g. a Docker secret.
+    pub secret_file: Option<PathBuf>,
+    /// `iss` of tokens (`…__JWT__ISSUER`).
+    pub issuer: String,
+    /// `aud` of tokens (`…__JWT__AUDIENCE`).
+    pub audience: String,
+    /// Clock-skew allowance in seconds, at most 60 (`…__JWT__LEEWAY_SECS`).
+    pub leeway_secs: u64,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            secret: None,
+            secret_file: None,
+            issuer: "tessera".to_owned(),
+            audience: "tasks".to_owned(),
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl JwtSettings {
+    /// Where the secret comes from; `setting` is its environment name, e.g.
+    /// `AUTH__JWT__SECRET`, for error messages.
+    pub fn secret_source<'a>(&'a self, setting: &'a str, dev: bool) -> SecretSource<'a> {
+        SecretSource {
+            setting,
+            value: self.secret.as_ref(),
+            file: self.secret_file.as_deref(),
+            dev,
+        }
+    }
+
+    /// The verification rules these settings describe.
+    pub fn validation(&self) -> auth_core::Validation {
+        auth_core::Validation::new(&self.issuer, &self.audience)
+            .leeway(std::time::Duration::from_secs(self.leeway_secs))
+    }
 }
 
 #[cfg(test)]

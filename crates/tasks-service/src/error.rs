@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use auth_core::actix::{error_response, AuthError};
+use service_kit::http::error_chain;
 use thiserror::Error;
 
 use crate::store::StoreError;
@@ -81,16 +82,4 @@ impl ResponseError for ApiError {
             _ => error_response(self.status_code(), self.code(), &self.to_string()),
         }
     }
-}
-
-/// `error: cause: cause…`, for logs.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -8,7 +8,7 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{http, web, App, HttpServer};
-use auth_core::{Clock, KeyRing, SetupError, SystemClock, Validation, Verifier};
+use auth_core::{Clock, KeyRing, SetupError, SystemClock, Verifier};
 use secrecy::ExposeSecret;
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
 use service_kit::redis::RedisConn;
@@ -67,9 +67,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
         let keys = KeyRing::new(settings.jwt_key()?)?;
-        let validation = Validation::new(&settings.jwt.issuer, &settings.jwt.audience)
-            .leeway(std::time::Duration::from_secs(settings.jwt.leeway_secs));
-        let verifier = web::Data::new(Verifier::new(keys, validation, clock)?);
+        let verifier = web::Data::new(Verifier::new(keys, settings.jwt.validation(), clock)?);
         let store = web::Data::from(task_store(&settings)?);
 
         let listener =

@@ -3,8 +3,11 @@
 //! # Layout
 //! - [`RedisServer`]: a private `redis-server` on a free loopback port, stoppable and
 //!   restartable mid-test, killed on drop.
+//! - [`http`]: assertions on the services' JSON responses.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test support: failing loudly is the point
+
+pub mod http;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -9,6 +9,7 @@ use auth_service::{Application, Settings};
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
+pub use testkit::http::{assert_error, json_ok};
 use testkit::RedisServer;
 
 pub const SECRET: &str = "auth-service-tests-secret-0123456789abcdef";
@@ -166,26 +167,6 @@ pub fn resource_server_verifier(clock: &ManualClock) -> Verifier {
         Arc::new(clock.clone()),
     )
     .unwrap()
-}
-
-pub async fn json_ok(response: Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-/// Asserts the status and the JSON error code, and returns the body.
-pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
-    let actual = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        (actual, body["error"].as_str()),
-        (status, Some(code)),
-        "{body}"
-    );
-    assert!(body["message"].is_string(), "{body}");
-    body
 }
 
 pub fn token<'a>(body: &'a Value, field: &str) -> &'a str {

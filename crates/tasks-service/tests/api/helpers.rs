@@ -9,6 +9,7 @@ use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tasks_service::{Application, Settings};
+pub use testkit::http::{assert_error, json_ok};
 use testkit::RedisServer;
 
 /// The HS256 secret the test apps verify with (and the tests sign with).
@@ -162,23 +163,6 @@ impl TestApp {
             }
         }
     }
-}
-
-/// Asserts 200 and returns the JSON body.
-pub async fn json_ok(response: Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-/// Asserts the status and the JSON error code, and returns the body.
-pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], code, "{body}");
-    assert!(body["message"].is_string(), "{body}");
-    body
 }
 
 /// Asserts a 401 with the RFC 6750 challenge and the `invalid_token` body.

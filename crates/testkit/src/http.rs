@@ -1,0 +1,27 @@
+//! Assertions on responses of Tessera services: every error is
+//! `{"error": "<code>", "message": "<text>"}`, and tests assert on the code.
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+/// Asserts 200 and returns the JSON body.
+pub async fn json_ok(response: Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Asserts the status and the JSON error code (and that a message is there); returns the
+/// body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert_eq!(
+        (actual, body["error"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
+    assert!(body["message"].is_string(), "{body}");
+    body
+}
