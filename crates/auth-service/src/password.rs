@@ -1,16 +1,18 @@
-//! Passwords and usernames: validation rules, and argon2id hashing on a bounded pool of
-//! blocking threads, so a login storm can neither exhaust memory (each hash takes
-//! `memory_kib`) nor occupy the async workers that serve refresh and verification.
+//! Passwords and usernames: validation rules, and argon2id hashing on a fixed pool of
+//! dedicated threads fed through a bounded queue, so a login storm can neither exhaust
+//! memory (each hash takes `memory_kib`; a few long-lived threads reuse theirs, where
+//! short-lived blocking threads left one allocator arena each behind) nor occupy the async
+//! workers that serve refresh and verification.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::config::PasswordSettings;
 
@@ -48,12 +50,14 @@ pub enum PasswordError {
     Internal(String),
 }
 
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+
 /// The argon2id hasher and its pool.
 pub struct Passwords {
-    argon: Argon2<'static>,
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    max_queue: usize,
+    /// Bounded: when every thread is busy and the queue is full, callers get
+    /// [`PasswordError::Busy`] at once. Dropping it stops the threads.
+    jobs: SyncSender<Job>,
     /// Verified against when the username is unknown, so that costs what a wrong
     /// password costs.
     dummy_hash: String,
@@ -61,9 +65,7 @@ pub struct Passwords {
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passwords")
-            .field("available", &self.permits.available_permits())
-            .finish_non_exhaustive()
+        f.debug_struct("Passwords").finish_non_exhaustive()
     }
 }
 
@@ -89,13 +91,16 @@ impl Passwords {
             .fill(&mut random)
             .map_err(|_| PasswordError::Internal("no randomness".to_owned()))?;
         let dummy_hash = hash_with(&argon, &random)?;
-        Ok(Passwords {
-            argon,
-            permits: Arc::new(Semaphore::new(max_concurrent)),
-            waiting: AtomicUsize::new(0),
-            max_queue: settings.max_queue,
-            dummy_hash,
-        })
+        let (jobs, queue) = mpsc::sync_channel::<Job>(settings.max_queue);
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..max_concurrent {
+            let (queue, argon) = (queue.clone(), argon.clone());
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || work(&queue, &argon))
+                .map_err(|err| PasswordError::Internal(err.to_string()))?;
+        }
+        Ok(Passwords { jobs, dummy_hash })
     }
 
     /// A PHC-format argon2id hash of `password` with a fresh salt.
@@ -123,25 +128,44 @@ impl Passwords {
         Ok(known && matches)
     }
 
-    /// Runs `job` on a blocking thread once a pool permit is free.
+    /// Runs `job` on a hashing thread, or refuses at once when the queue is full.
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(PasswordError::Busy);
+        self.submit(job)?
+            .await
+            .map_err(|_| PasswordError::Internal("a hashing job was dropped".to_owned()))
+    }
+
+    /// Queues `job` now; the receiver yields its result.
+    fn submit<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, PasswordError> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |argon| {
+            let _ = done.send(job(argon));
+        });
+        self.jobs.try_send(job).map_err(|err| match err {
+            TrySendError::Full(_) => PasswordError::Busy,
+            TrySendError::Disconnected(_) => {
+                PasswordError::Internal("hashing threads stopped".to_owned())
+            }
+        })?;
+        Ok(result)
+    }
+}
+
+/// A hashing thread: takes jobs until the pool is dropped. The queue lock is held only
+/// while waiting for a job, never while hashing.
+fn work(queue: &Mutex<Receiver<Job>>, argon: &Argon2<'static>) {
+    loop {
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match job {
+            Ok(job) => job(argon),
+            Err(_) => return,
         }
-        let permit = self.permits.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let permit = permit.map_err(|err| PasswordError::Internal(err.to_string()))?;
-        let argon = self.argon.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job(&argon)
-        })
-        .await
-        .map_err(|err| PasswordError::Internal(err.to_string()))
     }
 }
 
@@ -212,10 +236,24 @@ mod tests {
             .unwrap());
     }
 
+    /// One thread, a queue of one: a third job while the first runs and the second waits
+    /// is refused at once, and the queued one still completes.
     #[tokio::test]
     async fn a_full_queue_sheds_load() {
-        let pw = Arc::new(passwords(1, 0));
-        let err = pw.hash(SecretString::from("whatever1")).await.unwrap_err();
-        assert!(matches!(err, PasswordError::Busy));
+        let pw = passwords(1, 1);
+        let (started, wait_started) = std::sync::mpsc::channel();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let first = pw
+            .submit(move |_| {
+                started.send(()).unwrap();
+                gate.recv().unwrap();
+            })
+            .unwrap();
+        wait_started.recv().unwrap();
+        let queued = pw.submit(|_| 42).unwrap();
+        assert!(matches!(pw.submit(|_| 0), Err(PasswordError::Busy)));
+        release.send(()).unwrap();
+        assert_eq!(queued.await.unwrap(), 42);
+        first.await.unwrap();
     }
 }
