@@ -491,7 +491,7 @@ impl AuthStore for RedisStore {
             let [Some(created), Some(last_used), Some(ua), Some(ip), Some(abs)] =
                 <[Option<String>; 5]>::try_from(row).map_err(|_| bad_reply("short session row"))?
             else {
-                continue; // expired and collected; its index entry goes at the next login
+                continue; // collected by its TTL; its index entry goes at a login after its absolute expiry
             };
             let (created_at, last_used_at, absolute_expiry) = (
                 number(Some(&created))?,
