@@ -1,7 +1,7 @@
 # The few commands people type. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: build run test test-deps fmt lint bench
+.PHONY: build run test test-deps fmt lint bench bench-core
 
 build:
 	$(CARGO) build --workspace --all-features
@@ -26,6 +26,11 @@ fmt:
 lint:
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
-## Criterion benchmarks of issuing and verifying (reports in target/criterion/).
+## The HTTP benchmark harness (services pinned to core 0, wrk to core 1; ~5 minutes):
+## writes BENCHMARKS.md. Installs wrk if missing (as root).
 bench:
+	python3 scripts/bench.py
+
+## Criterion benchmarks of issuing and verifying only (reports in target/criterion/).
+bench-core:
 	$(CARGO) bench -p auth-core --bench tokens

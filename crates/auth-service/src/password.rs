@@ -1,14 +1,14 @@
 //! Passwords and usernames: validation rules, and argon2id hashing on a fixed pool of
 //! dedicated threads fed through a bounded queue, so a login storm can neither exhaust
-//! memory (each hash takes `memory_kib`; a few long-lived threads reuse theirs, where
-//! short-lived blocking threads left one allocator arena each behind) nor occupy the async
-//! workers that serve refresh and verification.
+//! memory nor occupy the async workers that serve refresh and verification. Each thread
+//! keeps one argon2 memory buffer (`memory_kib`), allocated at its first hash and reused:
+//! memory is bounded by the pool size, and no hash pays for allocating and zeroing 19 MiB.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
@@ -51,7 +51,78 @@ pub enum PasswordError {
 }
 
 /// Work for a hashing thread.
-type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+type Job = Box<dyn FnOnce(&mut Hasher) + Send>;
+
+/// A hashing thread's state: the parameters new hashes use and the argon2 memory, kept
+/// between jobs.
+struct Hasher {
+    params: Params,
+    memory: Vec<Block>,
+}
+
+impl Hasher {
+    fn new(params: Params) -> Hasher {
+        Hasher {
+            params,
+            memory: Vec::new(),
+        }
+    }
+
+    /// The memory for `params`, grown (once) if needed.
+    fn memory(&mut self, params: &Params) -> &mut [Block] {
+        let blocks = params.block_count();
+        if self.memory.len() < blocks {
+            self.memory.resize(blocks, Block::default());
+        }
+        &mut self.memory[..blocks]
+    }
+
+    /// A PHC-format argon2id hash of `password` with a fresh 16-byte salt.
+    fn hash(&mut self, password: &[u8]) -> Result<String, PasswordError> {
+        let internal = |err: &dyn std::fmt::Display| PasswordError::Internal(err.to_string());
+        let mut salt = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|_| PasswordError::Internal("no randomness".to_owned()))?;
+        let params = self.params.clone();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password_into_with_memory(password, &salt, &mut out, self.memory(&params))
+            .map_err(|e| internal(&e))?;
+        let phc = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| internal(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| internal(&e))?),
+            hash: Some(Output::new(&out).map_err(|e| internal(&e))?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `password` matches the PHC string `phc`, under the parameters stored in it
+    /// (so hashes made with older parameters still verify). Constant-time comparison.
+    fn verify(&mut self, password: &[u8], phc: &str) -> bool {
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+            return false;
+        };
+        let version = hash.version.map_or(Ok(Version::V0x13), Version::try_from);
+        let (Ok(version), Ok(params)) = (version, Params::try_from(&hash)) else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params.clone());
+        argon
+            .hash_password_into_with_memory(password, salt.as_ref(), &mut out, self.memory(&params))
+            .is_ok()
+            && Output::new(&out).is_ok_and(|actual| actual == *expected)
+    }
+}
 
 /// The argon2id hasher and its pool.
 pub struct Passwords {
@@ -79,7 +150,6 @@ impl Passwords {
             None,
         )
         .map_err(|err| PasswordError::Internal(err.to_string()))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let max_concurrent = match settings.max_concurrent {
             0 => {
                 std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
@@ -90,14 +160,14 @@ impl Passwords {
         SystemRandom::new()
             .fill(&mut random)
             .map_err(|_| PasswordError::Internal("no randomness".to_owned()))?;
-        let dummy_hash = hash_with(&argon, &random)?;
+        let dummy_hash = Hasher::new(params.clone()).hash(&random)?;
         let (jobs, queue) = mpsc::sync_channel::<Job>(settings.max_queue);
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..max_concurrent {
-            let (queue, argon) = (queue.clone(), argon.clone());
+            let (queue, hasher) = (queue.clone(), Hasher::new(params.clone()));
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
-                .spawn(move || work(&queue, &argon))
+                .spawn(move || work(&queue, hasher))
                 .map_err(|err| PasswordError::Internal(err.to_string()))?;
         }
         Ok(Passwords { jobs, dummy_hash })
@@ -105,7 +175,7 @@ impl Passwords {
 
     /// A PHC-format argon2id hash of `password` with a fresh salt.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
-        self.run(move |argon| hash_with(argon, password.expose_secret().as_bytes()))
+        self.run(move |hasher| hasher.hash(password.expose_secret().as_bytes()))
             .await?
     }
 
@@ -119,11 +189,7 @@ impl Passwords {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let matches = self
-            .run(move |argon| {
-                argon
-                    .verify_password(password.expose_secret().as_bytes(), hash.as_str())
-                    .is_ok()
-            })
+            .run(move |hasher| hasher.verify(password.expose_secret().as_bytes(), &hash))
             .await?;
         Ok(known && matches)
     }
@@ -131,7 +197,7 @@ impl Passwords {
     /// Runs `job` on a hashing thread, or refuses at once when the queue is full.
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+        job: impl FnOnce(&mut Hasher) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         self.submit(job)?
             .await
@@ -141,11 +207,11 @@ impl Passwords {
     /// Queues `job` now; the receiver yields its result.
     fn submit<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+        job: impl FnOnce(&mut Hasher) -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, PasswordError> {
         let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move |argon| {
-            let _ = done.send(job(argon));
+        let job: Job = Box::new(move |hasher| {
+            let _ = done.send(job(hasher));
         });
         self.jobs.try_send(job).map_err(|err| match err {
             TrySendError::Full(_) => PasswordError::Busy,
@@ -159,25 +225,14 @@ impl Passwords {
 
 /// A hashing thread: takes jobs until the pool is dropped. The queue lock is held only
 /// while waiting for a job, never while hashing.
-fn work(queue: &Mutex<Receiver<Job>>, argon: &Argon2<'static>) {
+fn work(queue: &Mutex<Receiver<Job>>, mut hasher: Hasher) {
     loop {
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
-            Ok(job) => job(argon),
+            Ok(job) => job(&mut hasher),
             Err(_) => return,
         }
     }
-}
-
-fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordError> {
-    let mut salt = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut salt)
-        .map_err(|_| PasswordError::Internal("no randomness".to_owned()))?;
-    argon
-        .hash_password_with_salt(password, &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|err| PasswordError::Internal(err.to_string()))
 }
 
 #[cfg(test)]
@@ -234,6 +289,36 @@ mod tests {
             .verify(SecretString::from("correct horse"), None)
             .await
             .unwrap());
+    }
+
+    /// Our PHC strings are the standard ones: the argon2 crate's own verifier accepts ours,
+    /// and ours accepts its hashes, including ones made with other parameters.
+    #[test]
+    fn hashes_interoperate_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let params = Params::new(64, 1, 1, None).unwrap();
+        let mut hasher = Hasher::new(params);
+        let ours = hasher.hash(b"interop password").unwrap();
+        let theirs = Argon2::default();
+        assert!(theirs
+            .verify_password(b"interop password", ours.as_str())
+            .is_ok());
+        assert!(theirs
+            .verify_password(b"other password", ours.as_str())
+            .is_err());
+
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(128, 2, 1, None).unwrap(),
+        );
+        let phc = other
+            .hash_password_with_salt(b"older params", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(b"older params", &phc));
+        assert!(!hasher.verify(b"wrong", &phc));
+        assert!(!hasher.verify(b"older params", "not a phc string"));
     }
 
     /// One thread, a queue of one: a third job while the first runs and the second waits
