@@ -9,7 +9,9 @@ traffic would not hit. Numbers are reported as medians and, where a target is a 
 ratios measured in the same run.
 
 Environment: BENCH_SECONDS (per repetition, default 5), BENCH_REPS (default 3),
-BENCH_OUT (default BENCHMARKS.md), BENCH_SKIP_CRITERION=1 to skip the criterion pass.
+BENCH_OUT (default BENCHMARKS.md), BENCH_SKIP_CRITERION=1 to skip the criterion pass,
+BENCH_ONLY=tasks|refresh|login to run one group and print its raw results (no report),
+BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE=path to measure another build of a service.
 """
 
 import datetime
@@ -150,7 +152,9 @@ def service(binary, prefix, redis_url, port, extra=None):
         f"{prefix}__LOG__LEVEL": "warn",
     }
     env.update(extra or {})
-    proc = start(binary, [str(RELEASE / binary)], env)
+    # BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE: another build of a service, to compare builds.
+    path = os.environ.get("BENCH_" + binary.upper().replace("-", "_"), str(RELEASE / binary))
+    proc = start(binary, [path], env)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base)
     return proc, base
@@ -441,13 +445,17 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "auth-core", "--example", "mint_tokens"],
                    check=True, cwd=ROOT)
     results = {"cases": {}, "rss": {}}
+    only = os.environ.get("BENCH_ONLY")  # debugging aid: tasks, refresh or login
     try:
-        tasks_cases(results)
-        auth_refresh_case(results)
-        auth_login_cases(results)
+        for name, case in (("tasks", tasks_cases), ("refresh", auth_refresh_case), ("login", auth_login_cases)):
+            if only in (None, name):
+                case(results)
     finally:
         for proc in STARTED:
             proc.stop()
+    if only:
+        print(json.dumps(results, indent=1, default=str))
+        return
     criterion(results)
     out = os.environ.get("BENCH_OUT", str(ROOT / "BENCHMARKS.md"))
     report(results, out)

@@ -223,9 +223,27 @@ impl Passwords {
     }
 }
 
+/// Hashing threads run at the lowest normal CPU priority (Linux: `SCHED_BATCH`, nice 19):
+/// when a core is shared, refresh and verification preempt a hash instead of waiting out
+/// its time slice, while hashing still progresses on whatever CPU is left (unlike
+/// `SCHED_IDLE`, which could starve logins entirely under sustained load).
+fn lower_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+    if let Err(err) =
+        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy)
+    {
+        tracing::warn!(error = %err, "could not lower the priority of a hashing thread");
+    }
+}
+
 /// A hashing thread: takes jobs until the pool is dropped. The queue lock is held only
 /// while waiting for a job, never while hashing.
 fn work(queue: &Mutex<Receiver<Job>>, mut hasher: Hasher) {
+    lower_priority();
     loop {
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
