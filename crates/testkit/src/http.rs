@@ -1,8 +1,26 @@
 //! Assertions on responses of Tessera services: every error is
 //! `{"error": "<code>", "message": "<text>"}`, and tests assert on the code.
 
-use reqwest::{Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
+
+/// Sends one request, with an optional bearer token and an optional JSON body.
+pub async fn send(
+    client: &Client,
+    method: Method,
+    url: String,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> Response {
+    let mut request = client.request(method, url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.expect("the service answers")
+}
 
 /// Asserts 200 and returns the JSON body.
 pub async fn json_ok(response: Response) -> Value {

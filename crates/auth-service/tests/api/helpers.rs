@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use auth_core::{Key, KeyRing, ManualClock, Validation, Verifier};
 use auth_service::{Application, Settings};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use testkit::http::send;
 pub use testkit::http::{assert_error, json_ok};
 use testkit::RedisServer;
 
@@ -91,31 +92,22 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        send(&self.client, Method::POST, self.url(path), None, Some(body)).await
     }
 
     pub async fn post_bearer(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        send(
+            &self.client,
+            Method::POST,
+            self.url(path),
+            Some(token),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        send(&self.client, Method::GET, self.url(path), Some(token), None).await
     }
 
     pub async fn register(&self, username: &str) -> Value {

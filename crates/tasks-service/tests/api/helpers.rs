@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{ClaimsBuilder, Key, KeyRing, ManualClock, ROLE_ADMIN};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tasks_service::{Application, Settings};
+use testkit::http::send;
 pub use testkit::http::{assert_error, json_ok};
 use testkit::RedisServer;
 
@@ -100,41 +101,40 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        send(&self.client, Method::GET, self.url(path), Some(token), None).await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        send(
+            &self.client,
+            Method::POST,
+            self.url(path),
+            Some(token),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        send(
+            &self.client,
+            Method::PATCH,
+            self.url(path),
+            Some(token),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        send(
+            &self.client,
+            Method::DELETE,
+            self.url(path),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     /// Creates a task and returns it, asserting 201.
