@@ -31,11 +31,6 @@ impl Algorithm {
     pub fn from_name(name: &str) -> Option<Self> {
         Algorithm::ALL.into_iter().find(|alg| alg.name() == name)
     }
-
-    /// Whether keys of this algorithm have a public half that may be published.
-    pub const fn is_asymmetric(self) -> bool {
-        !matches!(self, Algorithm::HS256)
-    }
 }
 
 impl fmt::Display for Algorithm {

@@ -229,11 +229,6 @@ impl Verifier {
         &self.keys
     }
 
-    /// The clock checks read.
-    pub fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
-    }
-
     /// Verifies a compact JWS access token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {

@@ -43,7 +43,9 @@ pub async fn refresh(
     let cookie_mode = transport == Transport::Cookie || browser::is_browser(&req);
     match state.refresh(&token).await {
         Ok(response) => Ok(token_reply(&state, response, cookie_mode)),
-        Err(err) if transport == Transport::Cookie && err.code() != "store_unavailable" => {
+        Err(err)
+            if transport == Transport::Cookie && !matches!(err, ApiError::StoreUnavailable(_)) =>
+        {
             // A dead cookie is useless to the browser: drop it with the error.
             let mut response = actix_web::ResponseError::error_response(&err);
             let _ = response.add_cookie(&browser::removal(!state.settings.dev));
