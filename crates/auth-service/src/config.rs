@@ -13,6 +13,9 @@ use service_kit::telemetry::LogSettings;
 /// Environment prefix of every setting.
 pub const ENV_PREFIX: &str = "AUTH";
 
+/// Shortest access-token lifetime dev mode accepts (`AUTH__ACCESS_TTL_SECS`).
+pub const DEV_MIN_ACCESS_TTL_SECS: u64 = 2;
+
 /// Everything the auth-service can be told.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -24,7 +27,9 @@ pub struct Settings {
     pub dev: bool,
     /// HTTP worker threads; 0 means one per CPU.
     pub workers: usize,
-    /// Access-token lifetime in seconds, 60–3600 (`AUTH__ACCESS_TTL_SECS`).
+    /// Access-token lifetime in seconds, 60–3600 (`AUTH__ACCESS_TTL_SECS`). Dev mode also
+    /// allows down to [`DEV_MIN_ACCESS_TTL_SECS`], so client refresh paths can be watched
+    /// working in seconds rather than minutes.
     pub access_ttl_secs: u64,
     /// Usernames that hold the `admin` role (`AUTH__ADMINS`, comma-separated). Applied at
     /// start-up and at registration; taking a name off the list does not demote it (use
@@ -160,10 +165,15 @@ impl Settings {
     /// Refuses values that would make the service unsafe or useless, naming the setting.
     pub fn check(&self) -> Result<(), String> {
         let refresh = &self.refresh;
+        let min_ttl = if self.dev {
+            DEV_MIN_ACCESS_TTL_SECS
+        } else {
+            60
+        };
         let rules: [(bool, &str); 6] = [
             (
-                (60..=3600).contains(&self.access_ttl_secs),
-                "AUTH__ACCESS_TTL_SECS must be 60 to 3600 (1 to 60 minutes)",
+                (min_ttl..=3600).contains(&self.access_ttl_secs),
+                "AUTH__ACCESS_TTL_SECS must be 60 to 3600 (1 to 60 minutes; dev mode: from 2)",
             ),
             (
                 refresh.grace_secs <= 60,

@@ -1,0 +1,419 @@
+//! [`Session`]: one user's access/refresh token pair and the requests made with it.
+//!
+//! Refresh happens in two ways. *Proactively*: a request that finds the access token within
+//! its refresh margin of expiry refreshes first. *Reactively*: a request answered 401
+//! `invalid_token` refreshes and is sent once more. Either way at most one refresh runs at a
+//! time (the token state sits behind one async mutex held across the refresh call), and a
+//! request that waited for it reuses its result instead of refreshing again: twenty
+//! concurrent requests with an expired token make exactly one refresh call, never a burst
+//! that the auth-service would take for token reuse.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use auth_core::{Clock, ErrorBody, SystemClock};
+use reqwest::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::error::ClientError;
+use crate::store::{MemoryStore, TokenStore};
+
+/// Refresh this long before the access token expires (or a quarter of its lifetime, if
+/// that is shorter), so a request never leaves with a token about to die in flight.
+pub const REFRESH_MARGIN_SECS: u64 = 30;
+/// Default timeout of one HTTP request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A logged-in token pair and what it belongs to. `Debug` never shows the tokens.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// When the access token expires (Unix seconds, by this client's clock).
+    pub expires_at: u64,
+    /// When to refresh it proactively (Unix seconds).
+    pub refresh_at: u64,
+    pub session_id: String,
+    /// The auth-service that issued them (no trailing slash).
+    pub auth_url: String,
+    /// The name used at login, for display.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_at", &self.expires_at)
+            .field("session_id", &self.session_id)
+            .field("auth_url", &self.auth_url)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The auth-service's token response (JSON mode: the refresh token is in the body).
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+    refresh_token: Option<String>,
+    session_id: String,
+}
+
+impl TokenResponse {
+    fn into_tokens(
+        self,
+        now: u64,
+        auth_url: &str,
+        username: Option<String>,
+    ) -> Result<Tokens, ClientError> {
+        let refresh_token = self.refresh_token.ok_or_else(|| ClientError::Protocol {
+            url: auth_url.to_owned(),
+            detail: "the token response has no refresh_token".to_owned(),
+        })?;
+        let margin = REFRESH_MARGIN_SECS.min(self.expires_in / 4);
+        Ok(Tokens {
+            access_token: self.access_token,
+            refresh_token,
+            expires_at: now + self.expires_in,
+            refresh_at: now + self.expires_in - margin,
+            session_id: self.session_id,
+            auth_url: auth_url.to_owned(),
+            username,
+        })
+    }
+}
+
+/// The token state. `generation` changes whenever the tokens do, so a request that got a
+/// 401 can tell whether someone else already refreshed since it read its token.
+#[derive(Debug)]
+struct State {
+    tokens: Option<Tokens>,
+    generation: u64,
+}
+
+/// One user's session with a Tessera deployment. Cheap to share behind an `Arc`; all
+/// methods take `&self`.
+pub struct Session {
+    http: Client,
+    auth_url: String,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn TokenStore>,
+    state: Mutex<State>,
+    refreshes: AtomicU64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("auth_url", &self.auth_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Session`]; see [`Session::builder`].
+pub struct SessionBuilder {
+    auth_url: String,
+    http: Option<Client>,
+    clock: Option<Arc<dyn Clock>>,
+    store: Option<Arc<dyn TokenStore>>,
+}
+
+impl fmt::Debug for SessionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionBuilder")
+            .field("auth_url", &self.auth_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionBuilder {
+    /// The HTTP client to use (default: [`http_client`]).
+    pub fn http_client(mut self, http: Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The clock that decides when to refresh (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Where tokens persist (default: memory only).
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The session, resumed from the store's tokens if it holds some.
+    pub fn build(self) -> Result<Session, ClientError> {
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn TokenStore>);
+        let tokens = store.load()?;
+        let http = match self.http {
+            Some(http) => http,
+            None => http_client()?,
+        };
+        Ok(Session {
+            http,
+            auth_url: self.auth_url,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            store,
+            state: Mutex::new(State {
+                tokens,
+                generation: 0,
+            }),
+            refreshes: AtomicU64::new(0),
+        })
+    }
+}
+
+/// The default HTTP client: rustls (ring provider, platform trust store), a request
+/// timeout, no redirects (a redirected token request is a misconfiguration to surface).
+pub fn http_client() -> Result<Client, ClientError> {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        // Fails only if the process already chose a provider, which is then used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("tessera-client/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| ClientError::transport(&err))
+}
+
+impl Session {
+    /// A session with the auth-service at `auth_url` (e.g. `https://auth.example.com`).
+    pub fn builder(auth_url: &str) -> SessionBuilder {
+        SessionBuilder {
+            auth_url: auth_url.trim_end_matches('/').to_owned(),
+            http: None,
+            clock: None,
+            store: None,
+        }
+    }
+
+    /// The auth-service URL (no trailing slash).
+    pub fn auth_url(&self) -> &str {
+        &self.auth_url
+    }
+
+    /// The HTTP client, for unauthenticated calls.
+    pub fn http(&self) -> &Client {
+        &self.http
+    }
+
+    /// The current tokens, if logged in.
+    pub async fn tokens(&self) -> Option<Tokens> {
+        self.state.lock().await.tokens.clone()
+    }
+
+    /// How many refresh calls this session has made (for tests and diagnostics).
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Logs in with a username and password; the tokens are saved to the store.
+    pub async fn login(&self, username: &str, password: &str) -> Result<(), ClientError> {
+        let url = format!("{}/auth/login", self.auth_url);
+        let body = json!({ "username": username, "password": password });
+        let response = send(self.http.post(&url).json(&body)).await?;
+        let issued: TokenResponse = json_body(response, StatusCode::OK).await?;
+        let tokens =
+            issued.into_tokens(self.clock.now(), &self.auth_url, Some(username.to_owned()))?;
+        let mut state = self.state.lock().await;
+        self.store.save(&tokens)?;
+        state.tokens = Some(tokens);
+        state.generation += 1;
+        Ok(())
+    }
+
+    /// Ends this session at the auth-service and forgets the tokens. The tokens are
+    /// forgotten even if the service cannot be told (the error then says so).
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        let mut state = self.state.lock().await;
+        let Some(tokens) = state.tokens.take() else {
+            return Ok(());
+        };
+        state.generation += 1;
+        self.store.clear()?;
+        drop(state);
+        let url = format!("{}/auth/logout", self.auth_url);
+        let body = json!({ "refresh_token": tokens.refresh_token });
+        let response = send(self.http.post(&url).json(&body)).await?;
+        empty_body(response).await
+    }
+
+    /// Forgets the tokens locally without telling the service (after `logout-all`, or a
+    /// server-side revocation the caller already knows of).
+    pub async fn forget(&self) -> Result<(), ClientError> {
+        let mut state = self.state.lock().await;
+        state.tokens = None;
+        state.generation += 1;
+        self.store.clear()?;
+        Ok(())
+    }
+
+    /// Sends an authenticated request. `make` builds it (it may be called twice: once more
+    /// after a reactive refresh); the session adds the bearer token. A 401 `invalid_token`
+    /// answer triggers one refresh and one retry; the retry's answer is returned whatever
+    /// it is. [`ClientError::LoginRequired`] means the session is over.
+    pub async fn request(
+        &self,
+        make: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, ClientError> {
+        let (token, generation) = self.access_token().await?;
+        let response = send(make(&self.http).bearer_auth(&token)).await?;
+        if !is_invalid_token(&response) {
+            return Ok(response);
+        }
+        let token = self.refresh_after(generation).await?;
+        send(make(&self.http).bearer_auth(&token)).await
+    }
+
+    /// A current access token, refreshing first if it is within its margin of expiry.
+    async fn access_token(&self) -> Result<(String, u64), ClientError> {
+        let mut state = self.state.lock().await;
+        let tokens = state.tokens.as_ref().ok_or_else(not_logged_in)?;
+        if self.clock.now() < tokens.refresh_at {
+            return Ok((tokens.access_token.clone(), state.generation));
+        }
+        let token = self.refresh_locked(&mut state).await?;
+        Ok((token, state.generation))
+    }
+
+    /// A token newer than the one of `generation`: someone else's fresh one if they
+    /// refreshed meanwhile, else our own refresh.
+    async fn refresh_after(&self, generation: u64) -> Result<String, ClientError> {
+        let mut state = self.state.lock().await;
+        if state.generation != generation {
+            let tokens = state.tokens.as_ref().ok_or_else(not_logged_in)?;
+            return Ok(tokens.access_token.clone());
+        }
+        self.refresh_locked(&mut state).await
+    }
+
+    /// Rotates the refresh token (the caller holds the state lock: single flight).
+    async fn refresh_locked(&self, state: &mut State) -> Result<String, ClientError> {
+        let Some(current) = state.tokens.clone() else {
+            return Err(not_logged_in());
+        };
+        // Another process sharing the store (a second CLI invocation) may have rotated
+        // the family already; presenting our spent token would then look like reuse.
+        if let Some(stored) = self.store.load()? {
+            if stored.session_id == current.session_id
+                && stored.refresh_token != current.refresh_token
+                && self.clock.now() < stored.refresh_at
+            {
+                let token = stored.access_token.clone();
+                state.tokens = Some(stored);
+                state.generation += 1;
+                return Ok(token);
+            }
+        }
+
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/auth/refresh", self.auth_url);
+        let body = json!({ "refresh_token": current.refresh_token });
+        let response = send(self.http.post(&url).json(&body)).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            // Expired, revoked or reused: this refresh token will never work again.
+            let reason = match error_from(response).await {
+                ClientError::Api { message, .. } => message,
+                other => other.to_string(),
+            };
+            state.tokens = None;
+            state.generation += 1;
+            self.store.clear()?;
+            return Err(ClientError::LoginRequired { reason });
+        }
+        let issued: TokenResponse = json_body(response, StatusCode::OK).await?;
+        let tokens = issued.into_tokens(self.clock.now(), &self.auth_url, current.username)?;
+        self.store.save(&tokens)?;
+        let token = tokens.access_token.clone();
+        state.tokens = Some(tokens);
+        state.generation += 1;
+        Ok(token)
+    }
+}
+
+fn not_logged_in() -> ClientError {
+    ClientError::LoginRequired {
+        reason: "no session; log in first".to_owned(),
+    }
+}
+
+/// A 401 whose challenge says the access token was refused (RFC 6750 §3.1), as opposed to,
+/// say, wrong credentials.
+fn is_invalid_token(response: &Response) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+        && response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value.starts_with("Bearer") && value.contains("error=\"invalid_token\"")
+            })
+}
+
+/// Sends a request, mapping a failure to reach the service to [`ClientError::Transport`].
+pub(crate) async fn send(request: RequestBuilder) -> Result<Response, ClientError> {
+    request
+        .send()
+        .await
+        .map_err(|err| ClientError::transport(&err))
+}
+
+/// The JSON body of a response that should have `expected` status; anything else becomes
+/// the service's error.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    response: Response,
+    expected: StatusCode,
+) -> Result<T, ClientError> {
+    if response.status() != expected {
+        return Err(error_from(response).await);
+    }
+    let url = response.url().to_string();
+    response.json().await.map_err(|err| ClientError::Protocol {
+        url,
+        detail: format!("the body is not the expected JSON: {err}"),
+    })
+}
+
+/// Success without a body (204), or the service's error.
+pub(crate) async fn empty_body(response: Response) -> Result<(), ClientError> {
+    if response.status().is_success() {
+        return Ok(());
+    }
+    Err(error_from(response).await)
+}
+
+/// The service's JSON error as [`ClientError::Api`]; a body that is not one (a proxy's
+/// error page, a wrong URL) as [`ClientError::Protocol`].
+async fn error_from(response: Response) -> ClientError {
+    let status = response.status();
+    let url = response.url().to_string();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok()?.parse().ok());
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ClientError::api(status.as_u16(), body, retry_after),
+        Err(_) => ClientError::Protocol {
+            url,
+            detail: format!("HTTP {status} without Tessera's JSON error body"),
+        },
+    }
+}
