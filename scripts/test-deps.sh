@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Makes sure what the test suites need is installed: redis-server (integration tests start
-# private instances on loopback), and rustfmt/clippy for the lint steps. As root on Debian
-# it installs what is missing; otherwise it says exactly what to install.
+# private instances on loopback), chromium + chromium-driver and nginx (the browser tests of
+# web/ and the front door they go through), python3's venv, and rustfmt/clippy for the
+# lint steps. As root on Debian it installs what is missing; otherwise it says exactly what
+# to install.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
