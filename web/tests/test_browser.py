@@ -1,5 +1,6 @@
 """The web client in real headless Chromium against the real services behind nginx."""
 
+import json
 import time
 
 from selenium.webdriver.common.by import By
@@ -60,6 +61,30 @@ def test_the_page_keeps_working_across_access_token_expiry(browser):
     browser.add_task("after expiry")
     assert browser.requests_to("/auth/refresh") >= 2, "silent refreshes were observed"
     assert browser.task_titles() == ["after expiry", "before expiry"]
+    assert browser.status() == ""
+
+
+def test_a_refused_access_token_is_refreshed_once_and_the_request_retried(browser):
+    # Disarm the page's proactive refresh timer (every timeout over a second), so the token
+    # really expires in the page and the next request is answered 401.
+    browser.driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {"source": "const t = setTimeout; window.setTimeout = (f, ms, ...a) => (ms > 1000 ? 0 : t(f, ms, ...a));"},
+    )
+    browser.sign_up("hal")
+    time.sleep(ACCESS_TTL_SECS + 1)
+    browser.requests_to("/auth/refresh")
+    browser.add_task("after a 401")
+    log = browser.driver.get_log("performance")
+    sent = [json.loads(entry["message"])["message"] for entry in log]
+    urls = [m["params"]["request"]["url"] for m in sent if m["method"] == "Network.requestWillBeSent"]
+    statuses = [
+        (m["params"]["response"]["url"], m["params"]["response"]["status"])
+        for m in sent
+        if m["method"] == "Network.responseReceived"
+    ]
+    assert [u for u in urls if u.endswith("/auth/refresh")] == [browser.stack.url + "/auth/refresh"]
+    assert [s for u, s in statuses if u.endswith("/tasks")] == [401, 201], "refused, refreshed, retried"
     assert browser.status() == ""
 
 

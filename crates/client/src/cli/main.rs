@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Tessera's command-line client: log in, manage tasks and sessions.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 pub struct Cli {
     /// The auth-service (or the front door in front of it).
     #[arg(
