@@ -2,7 +2,6 @@
 //! service said no (with its stable code), the service could not be reached, or local
 //! token storage failed.
 
-use auth_core::ErrorBody;
 use thiserror::Error;
 
 use crate::store::StorageError;
@@ -40,16 +39,6 @@ impl ClientError {
         match self {
             ClientError::Api { code, .. } => Some(code),
             _ => None,
-        }
-    }
-
-    /// An API error from a status and the service's JSON error body.
-    pub(crate) fn api(status: u16, body: ErrorBody, retry_after: Option<u64>) -> ClientError {
-        ClientError::Api {
-            status,
-            code: body.error,
-            message: body.message,
-            retry_after,
         }
     }
 

@@ -7,15 +7,21 @@
 //! request that waited for it reuses its result instead of refreshing again: twenty
 //! concurrent requests with an expired token make exactly one refresh call, never a burst
 //! that the auth-service would take for token reuse.
+//!
+//! A session is either a user's (password login, then refresh-token rotation) or a
+//! service's ([`SessionBuilder::client_credentials`]: RFC 6749 §4.4, a new access token from
+//! `/oauth/token` with the client's own credentials whenever the current one is due). Both
+//! share the request path above.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use auth_core::{Clock, ErrorBody, SystemClock};
+use auth_core::{Clock, SystemClock};
 use reqwest::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -34,6 +40,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tokens {
     pub access_token: String,
+    /// Empty for client-credentials tokens, which are renewed with the client's credentials.
     pub refresh_token: String,
     /// When the access token expires (Unix seconds, by this client's clock).
     pub expires_at: u64,
@@ -58,37 +65,58 @@ impl fmt::Debug for Tokens {
     }
 }
 
-/// The auth-service's token response (JSON mode: the refresh token is in the body).
+/// A token response: the auth-service's (JSON mode: the refresh token is in the body) or
+/// an OAuth2 token endpoint's (RFC 6749 §5.1: no refresh token for client credentials).
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
     expires_in: u64,
     refresh_token: Option<String>,
+    #[serde(default)]
     session_id: String,
 }
 
 impl TokenResponse {
-    fn into_tokens(
-        self,
-        now: u64,
-        auth_url: &str,
-        username: Option<String>,
-    ) -> Result<Tokens, ClientError> {
-        let refresh_token = self.refresh_token.ok_or_else(|| ClientError::Protocol {
-            url: auth_url.to_owned(),
-            detail: "the token response has no refresh_token".to_owned(),
-        })?;
+    fn into_tokens(self, now: u64, auth_url: &str, username: Option<String>) -> Tokens {
         let margin = REFRESH_MARGIN_SECS.min(self.expires_in / 4);
-        Ok(Tokens {
+        Tokens {
             access_token: self.access_token,
-            refresh_token,
+            refresh_token: self.refresh_token.unwrap_or_default(),
             expires_at: now + self.expires_in,
             refresh_at: now + self.expires_in - margin,
             session_id: self.session_id,
             auth_url: auth_url.to_owned(),
             username,
-        })
+        }
     }
+
+    /// Tokens of a user session, which must come with a refresh token.
+    fn into_user_tokens(
+        self,
+        now: u64,
+        auth_url: &str,
+        username: Option<String>,
+    ) -> Result<Tokens, ClientError> {
+        if self.refresh_token.is_none() {
+            return Err(ClientError::Protocol {
+                url: auth_url.to_owned(),
+                detail: "the token response has no refresh_token".to_owned(),
+            });
+        }
+        Ok(self.into_tokens(now, auth_url, username))
+    }
+}
+
+/// How a session obtains new tokens.
+enum Grant {
+    /// A user: password login, then refresh-token rotation at `/auth/refresh`.
+    User,
+    /// A service client (RFC 6749 §4.4) at `/oauth/token`, authenticated with HTTP Basic.
+    ClientCredentials {
+        client_id: String,
+        secret: SecretString,
+        scope: Option<String>,
+    },
 }
 
 /// The token state. `generation` changes whenever the tokens do, so a request that got a
@@ -104,6 +132,7 @@ struct State {
 pub struct Session {
     http: Client,
     auth_url: String,
+    grant: Grant,
     clock: Arc<dyn Clock>,
     store: Arc<dyn TokenStore>,
     state: Mutex<State>,
@@ -121,6 +150,7 @@ impl fmt::Debug for Session {
 /// Builds a [`Session`]; see [`Session::builder`].
 pub struct SessionBuilder {
     auth_url: String,
+    grant: Grant,
     http: Option<Client>,
     clock: Option<Arc<dyn Clock>>,
     store: Option<Arc<dyn TokenStore>>,
@@ -153,6 +183,23 @@ impl SessionBuilder {
         self
     }
 
+    /// Makes this a service session: tokens come from `/oauth/token` with the
+    /// `client_credentials` grant, this client id and secret (HTTP Basic, form-encoded as
+    /// RFC 6749 §2.3.1 asks) and, if given, this space-separated `scope`. No login needed.
+    pub fn client_credentials(
+        mut self,
+        client_id: &str,
+        secret: SecretString,
+        scope: Option<&str>,
+    ) -> Self {
+        self.grant = Grant::ClientCredentials {
+            client_id: client_id.to_owned(),
+            secret,
+            scope: scope.map(str::to_owned),
+        };
+        self
+    }
+
     /// The session, resumed from the store's tokens if it holds some.
     pub fn build(self) -> Result<Session, ClientError> {
         let store = self
@@ -166,6 +213,7 @@ impl SessionBuilder {
         Ok(Session {
             http,
             auth_url: self.auth_url,
+            grant: self.grant,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             store,
             state: Mutex::new(State {
@@ -198,6 +246,7 @@ impl Session {
     pub fn builder(auth_url: &str) -> SessionBuilder {
         SessionBuilder {
             auth_url: auth_url.trim_end_matches('/').to_owned(),
+            grant: Grant::User,
             http: None,
             clock: None,
             store: None,
@@ -231,7 +280,7 @@ impl Session {
         let response = send(self.http.post(&url).json(&body)).await?;
         let issued: TokenResponse = json_body(response, StatusCode::OK).await?;
         let tokens =
-            issued.into_tokens(self.clock.now(), &self.auth_url, Some(username.to_owned()))?;
+            issued.into_user_tokens(self.clock.now(), &self.auth_url, Some(username.to_owned()))?;
         let mut state = self.state.lock().await;
         self.store.save(&tokens)?;
         state.tokens = Some(tokens);
@@ -285,9 +334,12 @@ impl Session {
     /// A current access token, refreshing first if it is within its margin of expiry.
     async fn access_token(&self) -> Result<(String, u64), ClientError> {
         let mut state = self.state.lock().await;
-        let tokens = state.tokens.as_ref().ok_or_else(not_logged_in)?;
-        if self.clock.now() < tokens.refresh_at {
-            return Ok((tokens.access_token.clone(), state.generation));
+        match &state.tokens {
+            Some(tokens) if self.clock.now() < tokens.refresh_at => {
+                return Ok((tokens.access_token.clone(), state.generation));
+            }
+            None if matches!(self.grant, Grant::User) => return Err(not_logged_in()),
+            _ => {}
         }
         let token = self.refresh_locked(&mut state).await?;
         Ok((token, state.generation))
@@ -304,8 +356,23 @@ impl Session {
         self.refresh_locked(&mut state).await
     }
 
-    /// Rotates the refresh token (the caller holds the state lock: single flight).
+    /// New tokens (the caller holds the state lock: single flight).
     async fn refresh_locked(&self, state: &mut State) -> Result<String, ClientError> {
+        if let Grant::ClientCredentials {
+            client_id,
+            secret,
+            scope,
+        } = &self.grant
+        {
+            self.refreshes.fetch_add(1, Ordering::Relaxed);
+            let tokens = self
+                .client_credentials_token(client_id, secret, scope.as_deref())
+                .await?;
+            let token = tokens.access_token.clone();
+            state.tokens = Some(tokens);
+            state.generation += 1;
+            return Ok(token);
+        }
         let Some(current) = state.tokens.clone() else {
             return Err(not_logged_in());
         };
@@ -339,13 +406,45 @@ impl Session {
             return Err(ClientError::LoginRequired { reason });
         }
         let issued: TokenResponse = json_body(response, StatusCode::OK).await?;
-        let tokens = issued.into_tokens(self.clock.now(), &self.auth_url, current.username)?;
+        let tokens = issued.into_user_tokens(self.clock.now(), &self.auth_url, current.username)?;
         self.store.save(&tokens)?;
         let token = tokens.access_token.clone();
         state.tokens = Some(tokens);
         state.generation += 1;
         Ok(token)
     }
+}
+
+impl Session {
+    /// One `client_credentials` grant at `/oauth/token`.
+    async fn client_credentials_token(
+        &self,
+        client_id: &str,
+        secret: &SecretString,
+        scope: Option<&str>,
+    ) -> Result<Tokens, ClientError> {
+        let url = format!("{}/oauth/token", self.auth_url);
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let request = self
+            .http
+            .post(&url)
+            .basic_auth(
+                form_encode(client_id),
+                Some(form_encode(secret.expose_secret())),
+            )
+            .form(&form);
+        let issued: TokenResponse = json_body(send(request).await?, StatusCode::OK).await?;
+        Ok(issued.into_tokens(self.clock.now(), &self.auth_url, None))
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding, which RFC 6749 §2.3.1 applies to the client
+/// id and secret before they go into the Basic credentials.
+fn form_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 fn not_logged_in() -> ClientError {
@@ -399,6 +498,15 @@ pub(crate) async fn empty_body(response: Response) -> Result<(), ClientError> {
     Err(error_from(response).await)
 }
 
+/// An error body: Tessera's `{"error","message"}`, or OAuth2's `{"error",
+/// "error_description"}` (RFC 6749 §5.2, whose description is optional).
+#[derive(Deserialize)]
+struct WireError {
+    error: String,
+    #[serde(alias = "error_description")]
+    message: Option<String>,
+}
+
 /// The service's JSON error as [`ClientError::Api`]; a body that is not one (a proxy's
 /// error page, a wrong URL) as [`ClientError::Protocol`].
 async fn error_from(response: Response) -> ClientError {
@@ -409,8 +517,13 @@ async fn error_from(response: Response) -> ClientError {
         .get(RETRY_AFTER)
         .and_then(|value| value.to_str().ok()?.parse().ok());
     let text = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(body) => ClientError::api(status.as_u16(), body, retry_after),
+    match serde_json::from_str::<WireError>(&text) {
+        Ok(body) => ClientError::Api {
+            status: status.as_u16(),
+            message: body.message.unwrap_or_else(|| body.error.clone()),
+            code: body.error,
+            retry_after,
+        },
         Err(_) => ClientError::Protocol {
             url,
             detail: format!("HTTP {status} without Tessera's JSON error body"),
