@@ -221,3 +221,27 @@ impl Settings {
             .any(|admin| admin.eq_ignore_ascii_case(username))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_ttl(dev: bool, access_ttl_secs: u64) -> Result<(), String> {
+        Settings {
+            dev,
+            access_ttl_secs,
+            ..Settings::default()
+        }
+        .check()
+    }
+
+    #[test]
+    fn only_dev_mode_allows_access_tokens_shorter_than_a_minute() {
+        assert!(with_ttl(false, 60).is_ok());
+        assert!(with_ttl(false, 59).is_err());
+        assert!(with_ttl(false, DEV_MIN_ACCESS_TTL_SECS).is_err());
+        assert!(with_ttl(true, DEV_MIN_ACCESS_TTL_SECS).is_ok());
+        assert!(with_ttl(true, DEV_MIN_ACCESS_TTL_SECS - 1).is_err());
+        assert!(with_ttl(true, 3601).is_err());
+    }
+}

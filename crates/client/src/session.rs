@@ -373,20 +373,22 @@ impl Session {
             state.generation += 1;
             return Ok(token);
         }
-        let Some(current) = state.tokens.clone() else {
+        let Some(mut current) = state.tokens.clone() else {
             return Err(not_logged_in());
         };
         // Another process sharing the store (a second CLI invocation) may have rotated
-        // the family already; presenting our spent token would then look like reuse.
+        // the family already; presenting our spent token would then look like reuse. Its
+        // tokens are the newest: use them, and refresh with them if they are due too.
         if let Some(stored) = self.store.load()? {
             if stored.session_id == current.session_id
                 && stored.refresh_token != current.refresh_token
-                && self.clock.now() < stored.refresh_at
             {
-                let token = stored.access_token.clone();
-                state.tokens = Some(stored);
+                state.tokens = Some(stored.clone());
                 state.generation += 1;
-                return Ok(token);
+                if self.clock.now() < stored.refresh_at {
+                    return Ok(stored.access_token);
+                }
+                current = stored;
             }
         }
 

@@ -127,8 +127,8 @@ async fn a_refused_refresh_is_login_required_and_forgets_the_tokens() {
 
 #[tokio::test]
 async fn sessions_sharing_a_token_file_adopt_each_others_rotations() {
-    // Two CLI runs on one profile: the second still holds the spent refresh token in
-    // memory. Presenting it (no grace window here) would revoke the family.
+    // Several CLI runs on one profile, each holding the tokens it loaded in memory.
+    // Presenting a spent refresh token (no grace window here) would revoke the family.
     let stack = strict_stack().await;
     stack.register("erin").await;
     let dir = temp_dir("shared-file");
@@ -136,6 +136,7 @@ async fn sessions_sharing_a_token_file_adopt_each_others_rotations() {
     let first = stack.session(&stack.clock, Arc::new(FileStore::new(&path)));
     first.login("erin", PASSWORD).await.unwrap();
     let second = stack.session(&stack.clock, Arc::new(FileStore::new(&path)));
+    let third = stack.session(&stack.clock, Arc::new(FileStore::new(&path)));
 
     stack.clock.advance(ACCESS_TTL + Duration::from_secs(60));
     stack.tasks(&first).me().await.unwrap();
@@ -143,13 +144,19 @@ async fn sessions_sharing_a_token_file_adopt_each_others_rotations() {
     assert_eq!(
         (first.refresh_count(), second.refresh_count()),
         (1, 0),
-        "the second session took the first one's tokens from the file"
+        "the second session took the first one's fresh tokens from the file"
     );
     assert_eq!(first.tokens().await, second.tokens().await);
 
+    // Two expiries later the third still holds the login's tokens; the saved ones are due
+    // too, so it refreshes with those, not with its own spent token.
     stack.clock.advance(ACCESS_TTL + Duration::from_secs(60));
     stack.tasks(&second).me().await.unwrap();
-    assert_eq!(second.refresh_count(), 1, "and the family is still alive");
+    stack.clock.advance(ACCESS_TTL + Duration::from_secs(60));
+    stack.tasks(&third).me().await.unwrap();
+    assert_eq!(third.refresh_count(), 1);
+    stack.tasks(&first).me().await.unwrap();
+    assert_eq!(first.refresh_count(), 1, "the family is alive and shared");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
