@@ -36,6 +36,32 @@ def test_register_add_toggle_and_screenshot(browser):
     assert browser.screenshot("tasks.png").stat().st_size > 0
 
 
+def test_edit_and_delete_tasks_and_revoke_another_session(browser, stack):
+    browser.sign_up("ivy")
+    browser.add_task("frist draft")
+    browser.add_task("throw away")
+
+    browser.task_item("frist draft").find_element(By.XPATH, ".//button[text()='Edit']").click()
+    field = browser.visible("task-list").find_element(By.CSS_SELECTOR, "form.edit input")
+    field.clear()
+    field.send_keys("first draft")
+    browser.driver.find_element(By.CSS_SELECTOR, "form.edit button").click()
+    browser.wait(lambda _: browser.task_titles() == ["throw away", "first draft"])
+
+    browser.task_item("throw away").find_element(By.XPATH, ".//button[text()='Delete']").click()
+    browser.wait(lambda _: browser.task_titles() == ["first draft"])
+
+    # Another device logs in; this page can end that session.
+    status, other = stack.post("/auth/login", {"username": "ivy", "password": PASSWORD})
+    assert status == 200
+    browser.driver.refresh()
+    revoke = browser.wait(lambda d: d.find_element(By.XPATH, "//ul[@id='session-list']//button[text()='Revoke']"))
+    revoke.click()
+    browser.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#session-list li")) == 1)
+    status, body = stack.post("/auth/refresh", {"refresh_token": other["refresh_token"]})
+    assert (status, body["error"]) == (401, "invalid_refresh_token")
+
+
 def test_login_form_and_a_wrong_password(browser, stack):
     status, _ = stack.post("/auth/register", {"username": "bob", "password": PASSWORD})
     assert status == 201
