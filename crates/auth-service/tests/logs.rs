@@ -70,7 +70,7 @@ async fn a_full_lifecycle_logs_no_secret() {
         .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let client = Client::new();
+    let client = testkit::http::client();
     let url = |path: &str| format!("{base}{path}");
 
     let credentials = json!({ "username": "logan", "password": PASSWORD });

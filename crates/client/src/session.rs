@@ -288,8 +288,9 @@ impl Session {
         Ok(())
     }
 
-    /// Ends this session at the auth-service and forgets the tokens. The tokens are
-    /// forgotten even if the service cannot be told (the error then says so).
+    /// Ends this session at the auth-service and forgets the tokens. They are forgotten
+    /// first, so even when the service cannot be told (the error is then why) this client
+    /// holds no credential any more.
     pub async fn logout(&self) -> Result<(), ClientError> {
         let mut state = self.state.lock().await;
         let Some(tokens) = state.tokens.take() else {

@@ -2,7 +2,6 @@
 //! (if any), and typed request helpers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use auth_core::{Key, KeyRing, ManualClock, Validation, Verifier};
 use auth_service::{Application, Settings};
@@ -74,10 +73,7 @@ pub async fn spawn_on(
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let client = testkit::http::client();
     TestApp {
         address,
         client,

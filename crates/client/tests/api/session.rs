@@ -78,7 +78,7 @@ async fn refresh_happens_before_expiry_within_the_margin() {
 
     // 10 s before expiry: the old token is still valid, yet the session refreshes first.
     stack.clock.advance(ACCESS_TTL - Duration::from_secs(10));
-    let old_still_valid = reqwest::Client::new()
+    let old_still_valid = testkit::http::client()
         .get(format!("{}/me", stack.tasks_url))
         .bearer_auth(&before.access_token)
         .send()
@@ -191,7 +191,7 @@ async fn logout_ends_the_session_at_the_server() {
     let spent = session.tokens().await.unwrap().refresh_token;
     session.logout().await.unwrap();
 
-    let refused = reqwest::Client::new()
+    let refused = testkit::http::client()
         .post(format!("{}/auth/refresh", stack.auth_url))
         .json(&serde_json::json!({ "refresh_token": spent }))
         .send()

@@ -181,7 +181,7 @@ async fn oversized_headers_are_refused_without_a_5xx() {
         );
     }
     // Still serving (on a fresh connection: the refused one was closed by the server).
-    let response = reqwest::Client::new()
+    let response = testkit::http::client()
         .get(app.url("/me"))
         .bearer_auth(&token)
         .send()

@@ -2,7 +2,6 @@
 //! (if any), and typed request helpers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use auth_core::{ClaimsBuilder, Key, KeyRing, ManualClock, ROLE_ADMIN};
 use reqwest::{Method, Response, StatusCode};
@@ -58,10 +57,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     tokio::spawn(app.run_until_stopped());
 
     let keys = KeyRing::new(Key::hs256_fingerprinted(SECRET.as_bytes()).unwrap()).unwrap();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let client = testkit::http::client();
     TestApp {
         address,
         client,
