@@ -17,8 +17,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     // Tokens belong to the auth-service that issued them; using them elsewhere would only
     // produce confusing 401s.
     if let Some(tokens) = store.load()? {
-        let logging_in = matches!(cli.command, Command::Login(_));
-        if tokens.auth_url != auth_url && !logging_in {
+        let uses_tokens = !matches!(cli.command, Command::Login(_) | Command::Register(_));
+        if tokens.auth_url != auth_url && uses_tokens {
             return Err(CliError::Local(format!(
                 "profile '{}' is logged in at {}; pass --auth-url {} or log in again",
                 cli.profile, tokens.auth_url, tokens.auth_url
