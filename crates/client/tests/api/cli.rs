@@ -97,7 +97,7 @@ impl<'a> Cli<'a> {
     async fn login(&self, username: &str, profile: &str) {
         self.run_with_stdin(
             &["--profile", profile, "login", username, "--password-stdin"],
-            &format!("{PASSWORD}\n"),
+            &password_line(),
         )
         .await
         .ok();
