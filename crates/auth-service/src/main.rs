@@ -1,4 +1,5 @@
-//! `auth-service`: serve (the default), or run an operator command against the store.
+//! `auth-service`: serve (the default), run an operator command against the store, or
+//! probe a running instance (`healthcheck`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ struct Cli {
 enum Command {
     /// Serve HTTP (the default).
     Serve,
+    /// Exit 0 if the instance configured here answers `GET /readyz` with 200 (for container
+    /// healthchecks).
+    Healthcheck,
     /// Manage users in the configured store.
     Users {
         #[command(subcommand)]
@@ -47,24 +51,33 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    service_kit::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+        // Quiet: a container runtime runs this every few seconds.
+        Command::Healthcheck => service_kit::health::healthcheck("auth-service", &settings.listen),
+        Command::Serve => {
+            service_kit::telemetry::init(&settings.log);
+            serve(settings).await
+        }
         Command::Users { action } => {
-            let (name, grant) = match &action {
-                UsersCommand::GrantAdmin { username } => (username, true),
-                UsersCommand::RevokeAdmin { username } => (username, false),
-            };
-            match admin::set_admin(&settings, name, grant).await {
-                Ok(message) => {
-                    println!("{message}");
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    eprintln!("auth-service: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            service_kit::telemetry::init(&settings.log);
+            users(settings, action).await
+        }
+    }
+}
+
+async fn users(settings: Settings, action: UsersCommand) -> ExitCode {
+    let (name, grant) = match &action {
+        UsersCommand::GrantAdmin { username } => (username, true),
+        UsersCommand::RevokeAdmin { username } => (username, false),
+    };
+    match admin::set_admin(&settings, name, grant).await {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("auth-service: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -10,12 +10,12 @@ use actix_web::{web, App, HttpServer};
 use auth_core::{Clock, Key, KeyRing, SetupError, SystemClock, Verifier, ROLE_ADMIN};
 use secrecy::ExposeSecret;
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
-use service_kit::redis::RedisConn;
+use service_kit::redis::{RedisConn, RedisSetupError};
 use service_kit::secret::SecretError;
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
-use crate::config::Settings;
+use crate::config::{Settings, ENV_PREFIX};
 use crate::password::{PasswordError, Passwords};
 use crate::refresh::RefreshKeys;
 use crate::routes;
@@ -33,8 +33,8 @@ pub enum StartupError {
     Jwt(#[from] SetupError),
     #[error("invalid AUTH__PASSWORD__* settings: {0}")]
     Password(#[from] PasswordError),
-    #[error("invalid AUTH__REDIS__URL: {0}")]
-    RedisUrl(#[source] redis::RedisError),
+    #[error(transparent)]
+    Redis(#[from] RedisSetupError),
     #[error("cannot listen on {address} (AUTH__LISTEN): {source}")]
     Bind {
         address: String,
@@ -135,9 +135,8 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
 
 /// The configured store: Redis if `AUTH__REDIS__URL` is set, else in memory.
 pub fn store(settings: &Settings) -> Result<Arc<dyn AuthStore>, StartupError> {
-    match &settings.redis.url {
-        Some(url) => {
-            let redis = RedisConn::open(url.expose_secret()).map_err(StartupError::RedisUrl)?;
+    match RedisConn::from_settings(&settings.redis, ENV_PREFIX)? {
+        Some(redis) => {
             tracing::info!("store: Redis");
             Ok(Arc::new(RedisStore::new(redis, &settings.redis.key_prefix)))
         }

@@ -4,11 +4,16 @@
 //! instead of hanging.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisResult};
+use redis::{Client, IntoConnectionInfo, RedisError, RedisResult};
+use secrecy::ExposeSecret;
+use thiserror::Error;
 use tokio::sync::OnceCell;
+
+use crate::settings::RedisSettings;
 
 /// How long to wait for a TCP connection to Redis.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -33,7 +38,80 @@ impl fmt::Debug for RedisConn {
     }
 }
 
+/// Why the configured Redis connection cannot be set up. Never contains the password.
+#[derive(Debug, Error)]
+pub enum RedisSetupError {
+    #[error("invalid {prefix}__REDIS__URL: {source}")]
+    Url {
+        prefix: String,
+        #[source]
+        source: RedisError,
+    },
+    #[error("cannot read {prefix}__REDIS__PASSWORD_FILE ({path}): {source}")]
+    PasswordUnreadable {
+        prefix: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{prefix}__REDIS__PASSWORD_FILE is set but {prefix}__REDIS__URL is not")]
+    PasswordWithoutUrl { prefix: String },
+    #[error(
+        "{prefix}__REDIS__URL carries a password and {prefix}__REDIS__PASSWORD_FILE is set; \
+         set exactly one"
+    )]
+    PasswordTwice { prefix: String },
+}
+
 impl RedisConn {
+    /// The connection the `redis` settings describe, or `None` when no URL is set (the
+    /// service then uses its in-memory store). `prefix` (`AUTH`, `TASKS`) names settings
+    /// in errors. The password comes from the URL or from `password_file` (trailing
+    /// whitespace ignored), never both.
+    pub fn from_settings(
+        settings: &RedisSettings,
+        prefix: &str,
+    ) -> Result<Option<RedisConn>, RedisSetupError> {
+        let prefix = || prefix.to_owned();
+        let Some(url) = &settings.url else {
+            return match settings.password_file {
+                Some(_) => Err(RedisSetupError::PasswordWithoutUrl { prefix: prefix() }),
+                None => Ok(None),
+            };
+        };
+        let mut info = url
+            .expose_secret()
+            .into_connection_info()
+            .map_err(|source| RedisSetupError::Url {
+                prefix: prefix(),
+                source,
+            })?;
+        if let Some(path) = &settings.password_file {
+            if info.redis_settings().password().is_some() {
+                return Err(RedisSetupError::PasswordTwice { prefix: prefix() });
+            }
+            let password = std::fs::read_to_string(path).map_err(|source| {
+                RedisSetupError::PasswordUnreadable {
+                    prefix: prefix(),
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            let redis = info
+                .redis_settings()
+                .clone()
+                .set_password(password.trim_end());
+            info = info.set_redis_settings(redis);
+        }
+        let client = Client::open(info).map_err(|source| RedisSetupError::Url {
+            prefix: prefix(),
+            source,
+        })?;
+        Ok(Some(RedisConn {
+            client,
+            manager: OnceCell::new(),
+        }))
+    }
+
     /// Parses `url` (`redis://[:password@]host:port[/db]`); connects on first use.
     pub fn open(url: &str) -> RedisResult<RedisConn> {
         Ok(RedisConn {

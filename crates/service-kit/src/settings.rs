@@ -45,6 +45,9 @@ pub struct RedisSettings {
     /// `…__REDIS__URL`; unset means the embedded in-memory store (single instance only).
     /// A secret because it may hold the Redis password.
     pub url: Option<SecretString>,
+    /// File holding the Redis password (`…__REDIS__PASSWORD_FILE`), e.g. a Docker secret;
+    /// used with a `url` that carries no password of its own.
+    pub password_file: Option<PathBuf>,
     /// Prefix of every key (`…__REDIS__KEY_PREFIX`).
     pub key_prefix: String,
 }
@@ -53,6 +56,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         RedisSettings {
             url: None,
+            password_file: None,
             key_prefix: "tessera:".to_owned(),
         }
     }

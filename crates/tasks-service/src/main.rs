@@ -1,9 +1,10 @@
-//! `tasks-service`: load configuration, start logging, serve until SIGTERM/SIGINT.
+//! `tasks-service`: load configuration, start logging, serve until SIGTERM/SIGINT (or
+//! probe a running instance: `healthcheck`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tasks_service::{Application, Settings};
 
 /// Tessera's example resource server. Configuration: built-in defaults, then `--config`,
@@ -12,8 +13,19 @@ use tasks_service::{Application, Settings};
 #[command(version)]
 struct Cli {
     /// Optional TOML configuration file.
-    #[arg(long, env = "TASKS_CONFIG")]
+    #[arg(long, env = "TASKS_CONFIG", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Exit 0 if the instance configured here answers `GET /readyz` with 200 (for container
+    /// healthchecks).
+    Healthcheck,
 }
 
 #[actix_web::main]
@@ -26,6 +38,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Healthcheck) = cli.command {
+        // Quiet: a container runtime runs this every few seconds.
+        return service_kit::health::healthcheck("tasks-service", &settings.listen);
+    }
     service_kit::telemetry::init(&settings.log);
     let result = match Application::build(settings).await {
         Ok(app) => app.run_until_stopped().await.map_err(Into::into),

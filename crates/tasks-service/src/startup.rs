@@ -9,14 +9,13 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{http, web, App, HttpServer};
 use auth_core::{Clock, KeyRing, SetupError, SystemClock, Verifier};
-use secrecy::ExposeSecret;
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
-use service_kit::redis::RedisConn;
+use service_kit::redis::{RedisConn, RedisSetupError};
 use service_kit::secret::SecretError;
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
-use crate::config::Settings;
+use crate::config::{Settings, ENV_PREFIX};
 use crate::routes;
 use crate::store::{MemoryTaskStore, RedisTaskStore, TaskStore};
 
@@ -30,8 +29,8 @@ pub enum StartupError {
     Secret(#[from] SecretError),
     #[error("invalid JWT settings (TASKS__JWT__*): {0}")]
     Jwt(#[from] SetupError),
-    #[error("invalid TASKS__REDIS__URL: {0}")]
-    RedisUrl(#[source] redis::RedisError),
+    #[error(transparent)]
+    Redis(#[from] RedisSetupError),
     #[error("cannot listen on {address} (TASKS__LISTEN): {source}")]
     Bind {
         address: String,
@@ -111,9 +110,8 @@ impl Application {
 }
 
 fn task_store(settings: &Settings) -> Result<Arc<dyn TaskStore>, StartupError> {
-    match &settings.redis.url {
-        Some(url) => {
-            let redis = RedisConn::open(url.expose_secret()).map_err(StartupError::RedisUrl)?;
+    match RedisConn::from_settings(&settings.redis, ENV_PREFIX)? {
+        Some(redis) => {
             tracing::info!("task store: Redis");
             Ok(Arc::new(RedisTaskStore::new(
                 redis,

@@ -24,6 +24,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
+    password: Option<String>,
     child: Option<Child>,
 }
 
@@ -31,12 +32,22 @@ impl RedisServer {
     /// Starts a server and waits until it answers. Panics with the remedy if
     /// `redis-server` is not installed.
     pub fn start() -> RedisServer {
+        RedisServer::launch(None)
+    }
+
+    /// Like [`RedisServer::start`], for a server that requires `password` (`requirepass`).
+    pub fn start_with_password(password: &str) -> RedisServer {
+        RedisServer::launch(Some(password.to_owned()))
+    }
+
+    fn launch(password: Option<String>) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("tessera-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create redis dir");
         let mut server = RedisServer {
             port,
             dir,
+            password,
             child: None,
         };
         server.resume();
@@ -59,7 +70,11 @@ impl RedisServer {
     /// Starts the server again on the same port and waits until it answers.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "redis-server is already running");
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -87,6 +102,7 @@ impl RedisServer {
         }
     }
 
+    /// Up means answering `PING` (or refusing it for want of the password).
     fn answers_ping(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
@@ -97,7 +113,7 @@ impl RedisServer {
             .is_ok()
             && stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+            && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
     }
 }
 

@@ -9,6 +9,7 @@ mod bad_input;
 mod cors;
 mod helpers;
 mod isolation;
+mod redis_auth;
 mod redis_outage;
 mod store;
 mod tasks;
