@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The development front door: nginx in the foreground serving web/ and proxying /auth/,
-# /tasks, /me, /admin/ and /.well-known/ to one auth-service and one tasks-service, so the
-# browser client is same-origin with both (deploy/nginx/dev.conf).
+# The development front door: the deployment's nginx configuration (deploy/nginx/nginx.conf)
+# in the foreground, serving web/ and proxying /auth/, /oauth/, /.well-known/, /tasks, /me
+# and /admin/ to one auth-service and one tasks-service on loopback, so the browser client
+# is same-origin with both.
 #
 # Usage: scripts/frontdoor.sh LISTEN AUTH_ADDR TASKS_ADDR
 #   e.g. scripts/frontdoor.sh 127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082
@@ -20,9 +21,10 @@ fi
 
 prefix=$(mktemp -d -t tessera-frontdoor.XXXXXX)
 chmod 755 "$prefix" # nginx workers may run as another user and must reach the temp dirs
-sed -e "s|@PREFIX@|$prefix|g" -e "s|@LISTEN@|$1|g" -e "s|@AUTH@|$2|g" \
-  -e "s|@TASKS@|$3|g" -e "s|@WEB@|$root/web|g" \
-  "$root/deploy/nginx/dev.conf" >"$prefix/nginx.conf"
+# Both "instances" of each upstream are the one process given.
+sed -e "s|auth-[12]:8081|$2|" -e "s|tasks-[12]:8082|$3|" -e "s|listen 8080;|listen $1;|" \
+  -e "s|root /srv/tessera/web;|root $root/web;|" -e "s|access_log /dev/stdout combined;|access_log off;|" \
+  "$root/deploy/nginx/nginx.conf" >"$prefix/nginx.conf"
 
 "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
 pid=$!

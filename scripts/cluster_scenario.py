@@ -1,0 +1,249 @@
+"""The multi-instance scenario that `make compose-test` (containers) and `make demo`
+(processes on loopback) both run through nginx: traffic reaches both instances of each
+service; an auth instance stops under load and nobody notices; Redis restarts and every
+session survives. Standard library only.
+
+A cluster backend supplies the front door's URL and these operations: name the instance
+behind an `X-Upstream` address, stop/start one instance (start returns once it is ready),
+restart Redis (returning once the services are ready again), and identify each service
+process (a pid, a container start time) so the scenario can tell that none restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Protocol
+
+PASSWORD = "scenario-password-0123"
+REQUEST_TIMEOUT = 10.0
+
+
+class Cluster(Protocol):
+    base_url: str
+
+    def instance(self, upstream_addr: str) -> str: ...
+    def stop(self, instance: str) -> None: ...
+    def start(self, instance: str) -> None: ...
+    def restart_redis(self) -> None: ...
+    def service_identities(self) -> dict[str, str]: ...
+
+
+class ScenarioFailed(AssertionError):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+@dataclass
+class Reply:
+    status: int  # 0: no HTTP answer at all
+    body: dict
+    upstream: str
+    seconds: float
+
+
+@dataclass
+class Phase:
+    """What one step sent and got back."""
+
+    name: str
+    requests: int = 0
+    failures: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    instances: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, what: str, reply: Reply, cluster: Cluster, ok: tuple[int, ...]) -> None:
+        with self.lock:
+            self.requests += 1
+            self.latencies.append(reply.seconds)
+            if reply.upstream:
+                name = cluster.instance(reply.upstream)
+                self.instances[name] = self.instances.get(name, 0) + 1
+            if reply.status not in ok:
+                self.failures.append(f"{what}: {reply.status} {reply.body}")
+
+    def finish(self) -> None:
+        self.seconds = time.monotonic() - self.started
+
+    def line(self) -> str:
+        lat = sorted(self.latencies) or [0.0]
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        seen = ", ".join(f"{k} {v}" for k, v in sorted(self.instances.items()))
+        return (
+            f"{self.name:<34} {self.requests:>5} requests {len(self.failures):>3} failed  "
+            f"p50 {statistics.median(lat) * 1000:6.1f} ms  p99 {p99 * 1000:7.1f} ms  "
+            f"{self.seconds:5.1f} s  [{seen}]"
+        )
+
+
+class Client:
+    """JSON over HTTP/1.1 to the front door; one connection per request."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+
+    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> Reply:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.cluster.base_url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+                status, raw, headers = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as err:
+            status, raw, headers = err.code, err.read(), err.headers
+        except (urllib.error.URLError, OSError) as err:
+            return Reply(0, {"error": str(err)}, "", time.monotonic() - started)
+        upstream = (headers.get("X-Upstream") or "").split(",")[-1].strip()
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            parsed = {"raw": raw[:200].decode(errors="replace")}
+        return Reply(status, parsed, upstream, time.monotonic() - started)
+
+
+@dataclass
+class Session:
+    username: str
+    access: str
+    refresh: str
+
+
+def login(client: Client, phase: Phase, username: str) -> Session | None:
+    reply = client.call("POST", "/auth/login", {"username": username, "password": PASSWORD})
+    phase.record(f"login {username}", reply, client.cluster, (200,))
+    if reply.status != 200:
+        return None
+    return Session(username, reply.body["access_token"], reply.body["refresh_token"])
+
+
+def refresh(client: Client, phase: Phase, session: Session) -> bool:
+    reply = client.call("POST", "/auth/refresh", {"refresh_token": session.refresh})
+    phase.record(f"refresh {session.username}", reply, client.cluster, (200,))
+    if reply.status != 200:
+        return False
+    session.access, session.refresh = reply.body["access_token"], reply.body["refresh_token"]
+    return True
+
+
+def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[Phase]:
+    """Runs every step; raises ScenarioFailed on the first broken promise. Returns the
+    phases for the summary."""
+    client = Client(cluster)
+    names = [f"user-{i}-{int(time.time()) % 100000}" for i in range(users)]
+    phases: list[Phase] = []
+
+    # 1. Both instances of each service answer.
+    phase = Phase("register, login, /tasks and /me")
+    phases.append(phase)
+    for name in names:
+        reply = client.call("POST", "/auth/register", {"username": name, "password": PASSWORD})
+        phase.record(f"register {name}", reply, cluster, (201,))
+    sessions = [s for s in (login(client, phase, name) for name in names) if s]
+    check(len(sessions) == users, f"logins failed: {phase.failures}")
+    for session in sessions:
+        reply = client.call("POST", "/tasks", {"title": f"kept across restarts by {session.username}"}, session.access)
+        phase.record("create task", reply, cluster, (201,))
+    for i in range(calls):
+        session = sessions[i % users]
+        path = "/tasks" if i % 2 == 0 else "/me"
+        phase.record(f"GET {path}", client.call("GET", path, token=session.access), cluster, (200,))
+    phase.finish()
+    log(phase.line())
+    check(not phase.failures, f"failures: {phase.failures[:5]}")
+    check({"tasks-1", "tasks-2"} <= phase.instances.keys(), f"not both tasks instances: {phase.instances}")
+
+    phase = Phase("refresh")
+    phases.append(phase)
+    for i in range(40):
+        refresh(client, phase, sessions[i % users])
+    phase.finish()
+    log(phase.line())
+    check(not phase.failures, f"failures: {phase.failures[:5]}")
+    check({"auth-1", "auth-2"} <= phase.instances.keys(), f"not both auth instances: {phase.instances}")
+
+    # 2. auth-1 stops while clients keep logging in and refreshing.
+    phase = Phase("auth-1 stopped under load")
+    phases.append(phase)
+    stop = threading.Event()
+
+    def refresher(session: Session) -> None:
+        while not stop.is_set():
+            if not refresh(client, phase, session):
+                return  # a broken chain cannot go on; the failure is recorded
+            time.sleep(0.02)
+
+    def logger_in() -> None:
+        i = 0
+        while not stop.is_set():
+            login(client, phase, names[i % users])  # ≤ 1/s: well inside the login limits
+            i += 1
+            stop.wait(1.0)
+
+    workers = [threading.Thread(target=refresher, args=(s,)) for s in sessions]
+    workers.append(threading.Thread(target=logger_in))
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(2)
+        stopped = time.monotonic()
+        cluster.stop("auth-1")
+        log(f"  auth-1 stopped after {time.monotonic() - stopped:.1f} s; load continues")
+        time.sleep(3)
+        started = time.monotonic()
+        cluster.start("auth-1")
+        log(f"  auth-1 back and healthy after {time.monotonic() - started:.1f} s")
+        time.sleep(2)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    phase.finish()
+    log(phase.line())
+    check(not phase.failures, f"client requests failed while auth-1 was away: {phase.failures[:5]}")
+    check(phase.requests > 50, f"too little load to mean anything: {phase.requests} requests")
+
+    # 3. Redis restarts: sessions (AOF) and tasks survive; no service restarts.
+    phase = Phase("after the Redis restart")
+    phases.append(phase)
+    identities = cluster.service_identities()
+    restarted = time.monotonic()
+    cluster.restart_redis()
+    log(f"  Redis restarted; services ready again after {time.monotonic() - restarted:.1f} s")
+    phase.started = time.monotonic()
+    for session in sessions:
+        check(refresh(client, phase, session), f"refresh after the Redis restart failed: {phase.failures}")
+        reply = client.call("GET", "/tasks", token=session.access)
+        phase.record("GET /tasks", reply, cluster, (200,))
+        titles = [task["title"] for task in reply.body.get("tasks", [])]
+        check(
+            f"kept across restarts by {session.username}" in titles,
+            f"{session.username}'s task is gone after the Redis restart: {reply.body}",
+        )
+    phase.finish()
+    log(phase.line())
+    check(not phase.failures, f"failures: {phase.failures[:5]}")
+    after = cluster.service_identities()
+    check(after == identities, f"a service restarted with Redis: {identities} -> {after}")
+    return phases
+
+
+def summary(phases: list[Phase], seconds: float) -> str:
+    total = sum(p.requests for p in phases)
+    failed = sum(len(p.failures) for p in phases)
+    return f"scenario: {total} requests, {failed} failed, {seconds:.1f} s"

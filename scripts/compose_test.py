@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""`make compose-test`: docker-compose.yml end to end, for real.
+
+Builds the images the offline way (scripts/images-offline.sh; no registry needed), starts
+the stack under a private project name on a free port, waits for every healthcheck, runs
+the multi-instance scenario (scripts/cluster_scenario.py) through nginx, and always takes
+the stack down again (`down -v`). Bounded: the whole run is killed after TIME_LIMIT.
+
+Usage: scripts/compose_test.py [--no-build]   (root, Docker; `make keys` is run for you)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cluster_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+TIME_LIMIT = 900  # seconds, images included
+HEALTHY_TIMEOUT = 120
+SERVICES = ["auth-1", "auth-2", "tasks-1", "tasks-2"]
+# Not the compose file's default subnet, so a stack someone runs with `make up` is untouched.
+SUBNET = os.environ.get("TESSERA_TEST_SUBNET", "172.30.54")
+
+
+def compose_command() -> list[str]:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    sys.exit("compose-test: neither `docker compose` nor `docker-compose` is installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ComposeCluster:
+    def __init__(self, project: str, port: int):
+        self.project = project
+        self.base_url = f"http://127.0.0.1:{port}"
+        env_file = TARGET / "offline" / "images.env"
+        self.env = dict(os.environ, TESSERA_PORT=str(port), TESSERA_SUBNET=SUBNET)
+        for line in env_file.read_text().splitlines():
+            key, _, value = line.partition("=")
+            self.env[key] = value
+        self.compose = compose_command() + ["-p", project, "-f", str(ROOT / "docker-compose.yml")]
+        self.addresses: dict[str, str] = {}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.compose + list(args), env=self.env, cwd=ROOT, check=check, capture_output=True, text=True
+        )
+
+    def container(self, service: str) -> str:
+        return self.run("ps", "-q", service).stdout.strip()
+
+    def inspect(self, service: str) -> dict:
+        out = subprocess.run(["docker", "inspect", self.container(service)], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)[0]
+
+    def wait_healthy(self, services: list[str], timeout: float = HEALTHY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(services)
+        while pending:
+            pending = [s for s in pending if self.inspect(s)["State"].get("Health", {}).get("Status") != "healthy"]
+            if pending and time.monotonic() > deadline:
+                raise cluster_scenario.ScenarioFailed(f"not healthy after {timeout} s: {pending}")
+            time.sleep(0.5)
+
+    def wait_ready(self, services: list[str], timeout: float = 60) -> None:
+        """Readiness now, asked directly (a healthcheck status can lag by its interval)."""
+        deadline = time.monotonic() + timeout
+        for service in services:
+            binary = service.rsplit("-", 1)[0] + "-service"
+            while subprocess.run(
+                ["docker", "exec", self.container(service), binary, "healthcheck"], capture_output=True
+            ).returncode:
+                if time.monotonic() > deadline:
+                    raise cluster_scenario.ScenarioFailed(f"{service} not ready after {timeout} s")
+                time.sleep(0.2)
+
+    def up(self) -> None:
+        self.run("up", "-d")
+        self.wait_healthy(["redis"] + SERVICES)
+        for service in SERVICES:
+            networks = self.inspect(service)["NetworkSettings"]["Networks"]
+            for network in networks.values():
+                self.addresses[network["IPAddress"]] = service
+        # nginx answers once its upstreams resolve; it has no healthcheck of its own.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", int(self.env["TESSERA_PORT"])), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def instance(self, upstream_addr: str) -> str:
+        return self.addresses.get(upstream_addr.rsplit(":", 1)[0], upstream_addr)
+
+    def stop(self, instance: str) -> None:
+        self.run("stop", instance)
+
+    def start(self, instance: str) -> None:
+        self.run("start", instance)
+        self.wait_ready([instance])
+
+    def restart_redis(self) -> None:
+        self.run("restart", "redis")
+        self.wait_healthy(["redis"])
+        self.wait_ready(SERVICES)
+
+    def service_identities(self) -> dict[str, str]:
+        return {s: self.inspect(s)["State"]["StartedAt"] for s in SERVICES}
+
+    def logs(self) -> str:
+        return self.run("logs", "--no-color", "--tail", "40", check=False).stdout
+
+    def down(self) -> None:
+        self.run("down", "-v", "--remove-orphans", check=False)
+
+
+def main() -> int:
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"compose-test: over the {TIME_LIMIT} s limit"))
+    signal.alarm(TIME_LIMIT)
+    began = time.monotonic()
+    subprocess.run([ROOT / "scripts" / "keys.sh"], check=True)
+    if "--no-build" not in sys.argv:
+        subprocess.run([ROOT / "scripts" / "images-offline.sh"], check=True)
+    images_seconds = time.monotonic() - began
+
+    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port())
+    try:
+        started = time.monotonic()
+        cluster.up()
+        print(f"compose-test: stack up and healthy in {time.monotonic() - started:.1f} s", flush=True)
+        scenario_began = time.monotonic()
+        phases = cluster_scenario.run(cluster, log=lambda line: print(line, flush=True))
+        print(cluster_scenario.summary(phases, time.monotonic() - scenario_began))
+    except (cluster_scenario.ScenarioFailed, subprocess.CalledProcessError) as err:
+        detail = getattr(err, "stderr", "") or ""
+        print(f"compose-test: FAILED: {err}\n{detail}\n--- logs ---\n{cluster.logs()}", file=sys.stderr)
+        return 1
+    finally:
+        cluster.down()
+    print(
+        f"compose-test: passed (images {images_seconds:.0f} s, total {time.monotonic() - began:.0f} s); "
+        "stack removed"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
