@@ -120,7 +120,8 @@ class ComposeCluster:
         self.wait_ready([instance])
 
     def restart_redis(self) -> None:
-        self.run("restart", "redis")
+        self.run("kill", "-s", "SIGKILL", "redis")
+        self.run("start", "redis")
         self.wait_healthy(["redis"])
         self.wait_ready(SERVICES)
 
