@@ -1,7 +1,11 @@
-# The few commands people type. `make test` is what CI runs (.ci/run).
+# The few commands people type. `make test` is what CI runs (.ci/run), followed by
+# `make demo` and `make compose-test`.
 CARGO ?= cargo
+# `docker compose` (v2) where installed, else the older `docker-compose`.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: build run test test-web test-deps fmt lint bench bench-core
+.PHONY: build run test test-web test-deps fmt lint bench bench-core \
+	keys up down logs images-offline compose-test demo
 
 build:
 	$(CARGO) build --workspace --all-features
@@ -41,3 +45,36 @@ bench:
 ## Criterion benchmarks of issuing and verifying only (reports in target/criterion/).
 bench-core:
 	$(CARGO) bench -p auth-core --bench tokens
+
+## The secrets docker-compose.yml reads from keys/ (JWT secret, Redis password). Never
+## overwrites an existing file.
+keys:
+	@scripts/keys.sh
+
+## The compose deployment: Redis, auth-1/2, tasks-1/2, nginx on http://localhost:8080.
+## Builds the service images from deploy/Dockerfile when they are missing. Uses the images
+## of `make images-offline` when it has run (target/offline/images.env).
+OFFLINE_ENV := $(wildcard target/offline/images.env)
+up: keys
+	$(COMPOSE) $(if $(OFFLINE_ENV),--env-file $(OFFLINE_ENV)) up -d
+
+down:
+	$(COMPOSE) down
+
+logs:
+	$(COMPOSE) logs -f --tail=100
+
+## Every image docker-compose.yml needs, without a registry (root; debootstrap + docker
+## import + binaries built here). Writes target/offline/images.env.
+images-offline:
+	@scripts/images-offline.sh
+
+## docker-compose.yml end to end (root, Docker): offline images, stack up, both instances
+## answer, auth-1 stopped under load, Redis killed, stack removed. About 2 minutes.
+compose-test:
+	python3 scripts/compose_test.py
+
+## The same scenario without Docker: redis-server, 2+2 service processes and nginx on
+## loopback. `make demo ARGS=--keep` leaves it running afterwards.
+demo:
+	python3 scripts/demo.py $(ARGS)
