@@ -1,11 +1,11 @@
 # The few commands people type. `make test` is what CI runs (.ci/run), followed by
-# `make demo` and `make compose-test`.
+# `make demo`, `make compose-test` and `make swarm-test`.
 CARGO ?= cargo
 # `docker compose` (v2) where installed, else the older `docker-compose`.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 .PHONY: build run test test-web test-deps fmt lint bench bench-core \
-	keys up down logs images-offline compose-test demo
+	keys up down logs images-offline compose-test demo swarm-up swarm-down swarm-test
 
 build:
 	$(CARGO) build --workspace --all-features
@@ -78,3 +78,16 @@ compose-test:
 ## loopback. `make demo ARGS=--keep` leaves it running afterwards.
 demo:
 	python3 scripts/demo.py $(ARGS)
+
+## The same docker-compose.yml as a Docker Swarm stack `tessera` (scripts/swarm.py renders
+## it for `docker stack deploy`); the images must exist on every node.
+swarm-up: keys
+	scripts/deploy-python.sh scripts/swarm.py up
+
+swarm-down:
+	scripts/deploy-python.sh scripts/swarm.py down
+
+## Single-node swarm (created and left again if none is active): deploy the stack, wait for
+## every service to be healthy, register/login/list through nginx, remove it.
+swarm-test:
+	scripts/deploy-python.sh scripts/swarm.py test

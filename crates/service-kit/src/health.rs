@@ -20,6 +20,8 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum ProbeError {
     #[error("cannot resolve the listen address {0:?}")]
     Address(String),
+    #[error("no answer from {address} within {}s", PROBE_TIMEOUT.as_secs())]
+    Timeout { address: SocketAddr },
     #[error("no answer from {address}: {source}")]
     Io {
         address: SocketAddr,
@@ -45,7 +47,12 @@ pub fn healthcheck(service: &str, listen: &str) -> ExitCode {
 /// is probed on loopback) for `path`; `Ok` on a 200.
 pub fn probe(listen: &str, path: &str) -> Result<(), ProbeError> {
     let address = local_address(listen)?;
-    let io = |source| ProbeError::Io { address, source };
+    let io = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            ProbeError::Timeout { address }
+        }
+        _ => ProbeError::Io { address, source },
+    };
     let mut stream = TcpStream::connect_timeout(&address, PROBE_TIMEOUT).map_err(io)?;
     stream.set_read_timeout(Some(PROBE_TIMEOUT)).map_err(io)?;
     stream.set_write_timeout(Some(PROBE_TIMEOUT)).map_err(io)?;
