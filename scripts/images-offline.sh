@@ -69,7 +69,7 @@ have_image() { [[ -z ${TESSERA_OFFLINE_REBUILD:-} ]] && docker image inspect "$1
 import_root() {
   local dir=$1 image=$2
   shift 2
-  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* \
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/* \
     "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
     "$dir"/usr/sbin/policy-rc.d
   tar -C "$dir" --numeric-owner -c . | docker import "$@" - "$image" >/dev/null
