@@ -129,7 +129,11 @@ class ComposeCluster:
         return {s: self.inspect(s)["State"]["StartedAt"] for s in SERVICES}
 
     def logs(self) -> str:
-        return self.run("logs", "--no-color", "--tail", "40", check=False).stdout
+        """The last lines of every service, and every nginx error or warning."""
+        recent = self.run("logs", "--no-color", "--tail", "40", check=False).stdout
+        nginx = self.run("logs", "--no-color", "nginx", check=False).stdout.splitlines()
+        problems = [line for line in nginx if "[error]" in line or "[warn]" in line]
+        return recent + "\n--- nginx errors and warnings ---\n" + "\n".join(problems)
 
     def down(self) -> None:
         self.run("down", "-v", "--remove-orphans", check=False)

@@ -42,6 +42,12 @@ impl Authenticated {
         }
     }
 
+    /// The end user's id; a service (client-credentials) token is a 403
+    /// `insufficient_scope` — for routes that act on a user's own data.
+    pub fn require_user(&self) -> Result<&str, AuthError> {
+        self.0.user_id().ok_or(AuthError::NotAUser)
+    }
+
     /// `Ok` when the token grants `scope`; otherwise a 403 `insufficient_scope`.
     pub fn require_scope(&self, scope: &'static str) -> Result<(), AuthError> {
         if self.0.has_scope(scope) {
@@ -116,6 +122,8 @@ pub enum AuthError {
     MissingRole(&'static str),
     /// Valid token, but not this scope.
     MissingScope(&'static str),
+    /// A service's token on a route for end users.
+    NotAUser,
     /// The app registered no `web::Data<Verifier>`: a server bug, not the caller's fault.
     NotConfigured,
 }
@@ -139,6 +147,7 @@ impl AuthError {
             AuthError::Revoked => "token has been revoked",
             AuthError::MissingRole(_) => "the token lacks the required role",
             AuthError::MissingScope(_) => "the token lacks the required scope",
+            AuthError::NotAUser => "this route is for end users, not services",
             AuthError::NotConfigured => "authentication is not configured",
         }
     }
@@ -173,7 +182,9 @@ impl std::error::Error for AuthError {}
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AuthError::MissingRole(_) | AuthError::MissingScope(_) => StatusCode::FORBIDDEN,
+            AuthError::MissingRole(_) | AuthError::MissingScope(_) | AuthError::NotAUser => {
+                StatusCode::FORBIDDEN
+            }
             AuthError::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }

@@ -17,6 +17,8 @@ pub const SERVICE_SUBJECT_PREFIX: &str = "svc:";
 pub const ROLE_USER: &str = "user";
 /// The role that may use administrative endpoints.
 pub const ROLE_ADMIN: &str = "admin";
+/// The role of a service's (client-credentials) token; what it may do is its `scope`.
+pub const ROLE_SERVICE: &str = "service";
 /// Default access-token lifetime (DESIGN.md: 10 minutes).
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(600);
 
@@ -200,7 +202,8 @@ impl ClaimsBuilder {
         }
     }
 
-    /// Claims for a service's token: `sub` becomes `svc:<client_id>`.
+    /// Claims for a service's token: `sub` becomes `svc:<client_id>`, the role
+    /// [`ROLE_SERVICE`].
     pub fn service(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -208,7 +211,7 @@ impl ClaimsBuilder {
         session_id: impl Into<String>,
     ) -> Self {
         let sub = format!("{SERVICE_SUBJECT_PREFIX}{client_id}");
-        ClaimsBuilder::user(issuer, audience, sub, session_id)
+        ClaimsBuilder::user(issuer, audience, sub, session_id).role(ROLE_SERVICE)
     }
 
     /// The caller's role.

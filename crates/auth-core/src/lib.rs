@@ -23,7 +23,7 @@ pub mod verify;
 pub mod actix;
 
 pub use alg::Algorithm;
-pub use claims::{Audience, Claims, ClaimsBuilder, Subject, ROLE_ADMIN, ROLE_USER};
+pub use claims::{Audience, Claims, ClaimsBuilder, Subject, ROLE_ADMIN, ROLE_SERVICE, ROLE_USER};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};
 pub use keys::{generate_hmac_secret, GeneratedKey, Jwk, Jwks, Key, KeyRing};

@@ -10,6 +10,8 @@ use service_kit::secret::{self, SecretError};
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings};
 use service_kit::telemetry::LogSettings;
 
+use crate::oauth::ClientSettings;
+
 /// Environment prefix of every setting.
 pub const ENV_PREFIX: &str = "AUTH";
 
@@ -46,7 +48,33 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub rate_limit: RateLimitSettings,
     pub browser: BrowserSettings,
+    pub oauth: OAuthSettings,
+    /// The service's public base URL (`AUTH__PUBLIC_URL`), e.g. `https://auth.example.com`:
+    /// where the OAuth metadata document says the endpoints are. Unset: derived from each
+    /// request's host and scheme.
+    pub public_url: Option<String>,
     pub log: LogSettings,
+}
+
+/// OAuth 2.0 clients (`AUTH__OAUTH__*`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// First-party public clients (`AUTH__OAUTH__PUBLIC_CLIENTS`, comma-separated): they
+    /// may use the `password` and `refresh_token` grants with their `client_id` alone.
+    pub public_clients: Vec<String>,
+    /// Confidential clients, from the configuration file only (`[[oauth.clients]]` with
+    /// `id`, `secret_sha256`, `scopes`; `auth-service clients new` prints one).
+    pub clients: Vec<ClientSettings>,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        OAuthSettings {
+            public_clients: vec!["tessera-cli".to_owned(), "tessera-web".to_owned()],
+            clients: Vec::new(),
+        }
+    }
 }
 
 /// Refresh-token lifetimes (`AUTH__REFRESH__*`).
@@ -115,6 +143,8 @@ impl Default for Settings {
             password: PasswordSettings::default(),
             rate_limit: RateLimitSettings::default(),
             browser: BrowserSettings::default(),
+            oauth: OAuthSettings::default(),
+            public_url: None,
             log: LogSettings::default(),
         }
     }
@@ -156,8 +186,11 @@ impl Default for RateLimitSettings {
 impl Settings {
     /// Defaults, then `file` if given, then `AUTH__*` variables; then [`Settings::check`].
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let settings: Settings =
-            service_kit::settings::load(ENV_PREFIX, file, &["admins", "browser.allowed_origins"])?;
+        let settings: Settings = service_kit::settings::load(
+            ENV_PREFIX,
+            file,
+            &["admins", "browser.allowed_origins", "oauth.public_clients"],
+        )?;
         settings.check().map_err(ConfigError::Message)?;
         Ok(settings)
     }

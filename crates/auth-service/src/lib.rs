@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: [`Settings`] (`AUTH__*`) and their checks.
 //! - [`startup`]: [`Application`]: shared state built once, bound, served.
-//! - [`routes`]: the HTTP surface (`/auth/*`, `/.well-known/jwks.json`, health).
+//! - [`routes`]: the HTTP surface (`/auth/*`, `/oauth/*`, `/.well-known/*`, health).
+//! - [`oauth`]: OAuth 2.0 clients, their authentication and scopes, RFC 6749 errors.
 //! - [`sessions`]: login, refresh, logout — the token lifecycle over the store.
 //! - [`refresh`]: refresh-token format, hashing, successor derivation.
 //! - [`password`]: username/password rules, argon2id on a bounded pool.
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod browser;
 pub mod config;
 pub mod error;
+pub mod oauth;
 pub mod password;
 pub mod refresh;
 pub mod routes;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use auth_service::{admin, Application, Settings};
+use auth_service::{admin, oauth, Application, Settings};
 use clap::{Parser, Subcommand};
 
 /// Tessera's auth-service. Configuration: built-in defaults, then `--config`, then
@@ -30,6 +30,24 @@ enum Command {
     Users {
         #[command(subcommand)]
         action: UsersCommand,
+    },
+    /// OAuth 2.0 confidential clients (services).
+    Clients {
+        #[command(subcommand)]
+        action: ClientsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Make a secret for a new confidential client: prints the secret once (for the
+    /// service) and the `[[oauth.clients]]` entry to add to the configuration file.
+    New {
+        /// The client id, e.g. `billing` (tokens say `sub: svc:billing`).
+        id: String,
+        /// A scope the client may be granted (repeat for several).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
     },
 }
 
@@ -61,6 +79,41 @@ async fn main() -> ExitCode {
         Command::Users { action } => {
             service_kit::telemetry::init(&settings.log);
             users(settings, action).await
+        }
+        Command::Clients {
+            action: ClientsCommand::New { id, scopes },
+        } => new_client(&id, scopes),
+    }
+}
+
+fn new_client(id: &str, scopes: Vec<String>) -> ExitCode {
+    let result = oauth::new_secret()
+        .map_err(|_| "no randomness available".to_owned())
+        .and_then(|(secret, hash)| {
+            let client = oauth::ClientSettings {
+                id: id.to_owned(),
+                secret_sha256: hash,
+                scopes,
+            };
+            oauth::Clients::new(&[], std::slice::from_ref(&client))?;
+            Ok((secret, client))
+        });
+    match result {
+        Ok((secret, client)) => {
+            let scopes: Vec<String> = client.scopes.iter().map(|s| format!("{s:?}")).collect();
+            println!("client_secret for {id} (give it to the service; it is stored nowhere):");
+            println!("{secret}");
+            println!();
+            println!("Add to the auth-service configuration file (--config):");
+            println!("[[oauth.clients]]");
+            println!("id = {:?}", client.id);
+            println!("secret_sha256 = {:?}", client.secret_sha256);
+            println!("scopes = [{}]", scopes.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("auth-service: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -18,9 +18,13 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::oauth::Clients;
 use crate::password::{validate_password, validate_username, Passwords};
 use crate::refresh::{RefreshKeys, RefreshToken, SessionId};
 use crate::store::{AuthStore, Grant, NewSession, RotateRequest, Rotation, User};
+
+/// The `sid` of service tokens, which have no session (the claim is required).
+pub const SERVICE_SESSION: &str = "client_credentials";
 
 /// Longest user agent kept with a session.
 const MAX_USER_AGENT_CHARS: usize = 256;
@@ -31,6 +35,7 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     pub passwords: Passwords,
     pub refresh_keys: RefreshKeys,
+    pub clients: Clients,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }
@@ -292,6 +297,28 @@ impl AppState {
             refresh_expires_in: grant.refresh_expires_in,
             session_id: sid.to_owned(),
         })
+    }
+
+    /// An access token for confidential client `client_id` with `scope` (the
+    /// `client_credentials` grant): subject `svc:<client_id>`, no session behind it.
+    pub fn service_token(&self, client_id: &str, scope: &str) -> Result<(String, u64), ApiError> {
+        let ttl = self.settings.access_ttl();
+        let claims = ClaimsBuilder::service(
+            &self.settings.jwt.issuer,
+            &self.settings.jwt.audience,
+            client_id,
+            SERVICE_SESSION,
+        )
+        .scope(scope)
+        .lifetime(ttl)
+        .build(self.now())
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+        let token = self
+            .verifier
+            .keys()
+            .sign(&claims)
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
+        Ok((token, ttl.as_secs()))
     }
 
     fn reuse_detected(&self, sid: &SessionId) -> ApiError {

@@ -16,6 +16,7 @@ use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::{Settings, ENV_PREFIX};
+use crate::oauth::Clients;
 use crate::password::{PasswordError, Passwords};
 use crate::refresh::RefreshKeys;
 use crate::routes;
@@ -128,6 +129,8 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
         verifier,
         passwords: Passwords::new(&settings.password)?,
         refresh_keys: RefreshKeys::derive(secret),
+        clients: Clients::new(&settings.oauth.public_clients, &settings.oauth.clients)
+            .map_err(StartupError::Config)?,
         clock,
         settings,
     })

@@ -3,6 +3,7 @@
 
 mod account;
 mod health;
+mod oauth;
 mod session_list;
 mod tokens;
 
@@ -36,6 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(route(
             "/auth/sessions/{id}",
             web::delete().to(session_list::revoke),
+        ))
+        .service(route("/oauth/token", web::post().to(oauth::token)))
+        .service(route("/oauth/revoke", web::post().to(oauth::revoke)))
+        .service(route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(oauth::metadata),
         ))
         .service(route("/.well-known/jwks.json", web::get().to(health::jwks)))
         .service(route("/healthz", web::get().to(health::healthz)))

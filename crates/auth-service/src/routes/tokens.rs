@@ -81,7 +81,11 @@ pub async fn logout_all(
 }
 
 /// 200 with the token response; in cookie mode the refresh token moves to the cookie.
-fn token_reply(state: &AppState, mut response: TokenResponse, cookie_mode: bool) -> HttpResponse {
+pub(super) fn token_reply(
+    state: &AppState,
+    mut response: TokenResponse,
+    cookie_mode: bool,
+) -> HttpResponse {
     let mut reply = HttpResponse::Ok();
     no_store(&mut reply);
     if cookie_mode {

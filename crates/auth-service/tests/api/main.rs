@@ -9,6 +9,8 @@ mod browser;
 mod concurrency;
 mod helpers;
 mod lifecycle;
+mod oauth;
+mod oauth2_client;
 mod outage;
 mod rate_limit;
 mod sessions;

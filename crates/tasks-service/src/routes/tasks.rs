@@ -13,7 +13,7 @@ pub async fn list(
     store: web::Data<dyn TaskStore>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.into_inner().validated()?;
-    let page = store.list(&user.sub, &filter).await?;
+    let page = store.list(user.require_user()?, &filter).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -23,7 +23,7 @@ pub async fn create(
     store: web::Data<dyn TaskStore>,
 ) -> Result<HttpResponse, ApiError> {
     let task = Task::new(valid_title(&body.title)?);
-    store.create(&user.sub, &task).await?;
+    store.create(user.require_user()?, &task).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/tasks/{}", task.id)))
         .json(task))
@@ -35,7 +35,10 @@ pub async fn get(
     store: web::Data<dyn TaskStore>,
 ) -> Result<HttpResponse, ApiError> {
     let id = task_id(id)?;
-    let task = store.get(&user.sub, &id).await?.ok_or(ApiError::NotFound)?;
+    let task = store
+        .get(user.require_user()?, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(task))
 }
 
@@ -48,7 +51,7 @@ pub async fn update(
     let id = task_id(id)?;
     let patch = body.into_inner().validated()?;
     let task = store
-        .update(&user.sub, &id, &patch, &now_rfc3339())
+        .update(user.require_user()?, &id, &patch, &now_rfc3339())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(task))
@@ -60,7 +63,7 @@ pub async fn delete(
     store: web::Data<dyn TaskStore>,
 ) -> Result<HttpResponse, ApiError> {
     let id = task_id(id)?;
-    match store.delete(&user.sub, &id).await? {
+    match store.delete(user.require_user()?, &id).await? {
         true => Ok(HttpResponse::NoContent().finish()),
         false => Err(ApiError::NotFound),
     }

@@ -133,3 +133,28 @@ async fn service_started_without_a_secret_refuses_outside_dev_mode() {
         .unwrap_err();
     assert!(err.to_string().contains("TASKS__JWT__SECRET"), "{err}");
 }
+
+#[tokio::test]
+async fn a_service_token_has_no_tasks_of_its_own() {
+    let app = spawn_app(Backend::Memory).await;
+    let service = app.token_with(
+        ClaimsBuilder::service("tessera", "tasks", "billing", "client_credentials")
+            .scope("tasks:purge"),
+    );
+    let me = json_ok(app.get("/me", &service).await).await;
+    assert_eq!(me["sub"], "svc:billing");
+    for response in [
+        app.get("/tasks", &service).await,
+        app.post("/tasks", &service, &json!({ "title": "as a service" }))
+            .await,
+        app.get("/admin/tasks", &service).await,
+    ] {
+        let body = crate::helpers::assert_error(
+            response,
+            reqwest::StatusCode::FORBIDDEN,
+            "insufficient_scope",
+        )
+        .await;
+        assert!(body["message"].is_string());
+    }
+}

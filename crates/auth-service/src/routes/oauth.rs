@@ -1,0 +1,243 @@
+//! The OAuth 2.0 surface: `POST /oauth/token` (RFC 6749: `password`, `refresh_token`,
+//! `client_credentials`), `POST /oauth/revoke` (RFC 7009) and
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414). Form-encoded in, RFC 6749
+//! JSON out; errors are RFC 6749 §5.2 bodies (see [`crate::oauth`]).
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::client_info;
+use super::tokens::token_reply;
+use crate::oauth::{grant_scopes, Client, OAuthError, Presented};
+use crate::sessions::AppState;
+
+/// Largest form body accepted.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// `POST /oauth/token`.
+pub async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form(&req, payload).await?;
+    let client = authenticate(&req, &params, &state)?;
+    let param = |name: &str| params.get(name).map(String::as_str);
+    let required = |name: &'static str| {
+        param(name).ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    };
+    match required("grant_type")? {
+        "password" => {
+            public_only(&client, "password")?;
+            if param("scope").is_some() {
+                return Err(scope_not_available());
+            }
+            let username = required("username")?;
+            let password = SecretString::from(required("password")?);
+            let info = client_info(&req, state.settings.trust_forwarded_for);
+            let response = state.login(username, password, &info).await?;
+            Ok(token_reply(&state, response, false))
+        }
+        "refresh_token" => {
+            public_only(&client, "refresh_token")?;
+            if param("scope").is_some() {
+                return Err(scope_not_available());
+            }
+            let response = state.refresh(required("refresh_token")?).await?;
+            Ok(token_reply(&state, response, false))
+        }
+        "client_credentials" => {
+            let Client::Confidential { id, scopes } = &client else {
+                return Err(OAuthError::unauthorized_client(
+                    "client_credentials needs a confidential client (one with a secret)",
+                ));
+            };
+            let scope = grant_scopes(param("scope"), scopes)?;
+            let (access_token, expires_in) = state.service_token(id, &scope)?;
+            tracing::info!(event = "client_credentials", client_id = %id, scope = %scope, "service token issued");
+            Ok(no_store().json(json!({
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": scope,
+            })))
+        }
+        other => Err(OAuthError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant_type {:?} is not supported", truncate(other)),
+        )),
+    }
+}
+
+/// `POST /oauth/revoke`: ends the session of a refresh token. Always 200 for a token
+/// that is unknown, spent or not a refresh token (RFC 7009 §2.2); access tokens are
+/// self-contained and expire on their own (logout-all revokes them for the auth-service).
+pub async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form(&req, payload).await?;
+    authenticate(&req, &params, &state)?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    state.logout(token).await?;
+    Ok(no_store().finish())
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let base = match &state.settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(json!({
+            "issuer": state.settings.jwt.issuer,
+            "token_endpoint": format!("{base}/oauth/token"),
+            "revocation_endpoint": format!("{base}/oauth/revoke"),
+            "jwks_uri": format!("{base}/.well-known/jwks.json"),
+            "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "scopes_supported": state.clients.scopes(),
+            "token_endpoint_auth_signing_alg_values_supported": [],
+        }))
+}
+
+/// The form parameters: `application/x-www-form-urlencoded`, at most [`FORM_LIMIT`]
+/// bytes, each parameter at most once (RFC 6749 §3.2), empty values as if omitted.
+async fn form(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HashMap<String, String>, OAuthError> {
+    if req.content_type() != ContentType::form_url_encoded().essence_str() {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let body = match payload.to_bytes_limited(FORM_LIMIT).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return Err(OAuthError::invalid_request("the body could not be read")),
+        Err(_) => {
+            return Err(OAuthError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                format!("the body is larger than {FORM_LIMIT} bytes"),
+            ))
+        }
+    };
+    let mut params = HashMap::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        if value.is_empty() {
+            continue;
+        }
+        if params
+            .insert(name.clone().into_owned(), value.into_owned())
+            .is_some()
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {:?} appears more than once",
+                truncate(&name)
+            )));
+        }
+    }
+    Ok(params)
+}
+
+/// Authenticates the client from `Authorization: Basic` or the body.
+fn authenticate(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    state: &AppState,
+) -> Result<Client, OAuthError> {
+    let presented = Presented {
+        basic: basic_credentials(req)?,
+        body_id: params.get("client_id").map(String::as_str),
+        body_secret: params.get("client_secret").map(String::as_str),
+    };
+    state.clients.authenticate(&presented)
+}
+
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+/// Other schemes are not client authentication and are ignored.
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default();
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let malformed = || OAuthError::invalid_client("malformed HTTP Basic credentials");
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    Ok(Some((form_decode(id), form_decode(secret))))
+}
+
+/// One `application/x-www-form-urlencoded` component: `+` is a space, then `%XX`.
+fn form_decode(component: &str) -> String {
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn public_only(client: &Client, grant: &str) -> Result<(), OAuthError> {
+    match client {
+        Client::Public(_) => Ok(()),
+        Client::Confidential { .. } => Err(OAuthError::unauthorized_client(format!(
+            "the {grant} grant is for the first-party public clients"
+        ))),
+    }
+}
+
+fn scope_not_available() -> OAuthError {
+    OAuthError::new(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        "user tokens carry no scopes; omit scope",
+    )
+}
+
+fn no_store() -> actix_web::HttpResponseBuilder {
+    let mut reply = HttpResponse::Ok();
+    reply
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    reply
+}
+
+/// A client-supplied value, shortened for an error message.
+fn truncate(value: &str) -> String {
+    value.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_components_are_form_decoded() {
+        assert_eq!(form_decode("s3cr%2Bt+%C3%A9%2F%3D%26"), "s3cr+t é/=&");
+        assert_eq!(form_decode("plain-id"), "plain-id");
+    }
+}
