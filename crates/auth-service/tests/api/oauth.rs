@@ -187,7 +187,12 @@ async fn client_credentials_with_basic_or_post_authentication() {
 }
 
 /// A request (`Authorization` header, form) and the error it must get.
-type Case<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+type Case<'a> = (
+    Option<&'a str>,
+    Vec<(&'a str, &'a str)>,
+    StatusCode,
+    &'a str,
+);
 
 #[tokio::test]
 async fn every_failure_is_an_rfc6749_error() {
