@@ -7,10 +7,12 @@
 //! - [`telemetry`]: tracing subscriber set-up (pretty or JSON).
 //! - [`http`]: JSON error bodies for malformed input, 404/405, request ids, the root span.
 //! - [`redis`]: one lazily connected, self-healing Redis connection.
+//! - [`outbound`]: the HTTP client for calls to other services.
 //! - [`health`]: the `healthcheck` subcommand's probe of the service's own `/readyz`.
 
 pub mod health;
 pub mod http;
+pub mod outbound;
 pub mod redis;
 pub mod secret;
 pub mod settings;

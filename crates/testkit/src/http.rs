@@ -1,26 +1,14 @@
 //! Assertions on responses of Tessera services: every error is
 //! `{"error": "<code>", "message": "<text>"}`, and tests assert on the code.
 
-use std::sync::Once;
 use std::time::Duration;
 
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 
-/// The HTTP client tests use: a 10 s timeout, and ring installed first as rustls's
-/// process-wide provider. When the whole workspace builds together, reqwest carries the
-/// client crate's `rustls-no-provider` feature and panics on building a client while no
-/// provider is installed.
+/// The HTTP client tests use: [`service_kit::outbound::client`] with a 10 s timeout.
 pub fn client() -> Client {
-    static PROVIDER: Once = Once::new();
-    PROVIDER.call_once(|| {
-        // Fails only when a provider is installed already, which then serves.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("build the test HTTP client")
+    service_kit::outbound::client(Duration::from_secs(10)).expect("build the test HTTP client")
 }
 
 /// Sends one request, with an optional bearer token and an optional JSON body.

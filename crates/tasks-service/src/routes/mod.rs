@@ -3,6 +3,7 @@
 
 mod admin;
 mod health;
+mod internal;
 mod me;
 mod tasks;
 
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/me").route(web::get().to(me::me)))
     .service(resource("/admin/tasks").route(web::get().to(admin::list)))
+    .service(resource("/internal/users/{id}/tasks").route(web::delete().to(internal::purge_user)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/readyz").route(web::get().to(health::readyz)));
 }

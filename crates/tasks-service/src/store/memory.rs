@@ -102,6 +102,10 @@ impl TaskStore for MemoryTaskStore {
         Ok(removed)
     }
 
+    async fn purge(&self, owner: &str) -> Result<usize, StoreError> {
+        Ok(self.owners().remove(owner).map_or(0, |tasks| tasks.len()))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

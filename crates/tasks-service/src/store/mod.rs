@@ -46,6 +46,9 @@ pub trait TaskStore: Send + Sync + 'static {
     ) -> Result<Option<Task>, StoreError>;
     /// Deletes a task; `false` if no such task.
     async fn delete(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+    /// Deletes every task of `owner` (their account is gone); how many there were.
+    /// Idempotent.
+    async fn purge(&self, owner: &str) -> Result<usize, StoreError>;
     /// Whether the store answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 }

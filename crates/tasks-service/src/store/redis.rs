@@ -204,6 +204,19 @@ impl TaskStore for RedisTaskStore {
         Ok(removed > 0)
     }
 
+    async fn purge(&self, owner: &str) -> Result<usize, StoreError> {
+        let mut con = self.redis.connection().await.map_err(unavailable)?;
+        // Both keys share the owner's hash tag: one atomic step, Cluster-safe.
+        let (count, _): (usize, usize) = redis::pipe()
+            .atomic()
+            .hlen(self.tasks_key(owner))
+            .del(&[self.tasks_key(owner), self.order_key(owner)])
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(count)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.redis.ping().await.map_err(unavailable)
     }

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod cors;
 mod helpers;
+mod internal;
 mod isolation;
 mod redis_auth;
 mod redis_outage;

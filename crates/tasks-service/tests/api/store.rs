@@ -79,7 +79,30 @@ async fn behaves_like_a_task_store(store: Arc<dyn TaskStore>) {
     assert!(!store.delete("alice", &a.id).await.unwrap());
     assert_eq!(
         store.list("alice", &filter(10)).await.unwrap().tasks,
-        vec![b]
+        vec![b.clone()]
+    );
+
+    let other = Task::new("bob's".into());
+    store.create("bob", &other).await.unwrap();
+    assert_eq!(store.purge("alice").await.unwrap(), 1);
+    assert_eq!(store.purge("alice").await.unwrap(), 0, "idempotent");
+    assert!(store
+        .list("alice", &filter(10))
+        .await
+        .unwrap()
+        .tasks
+        .is_empty());
+    assert_eq!(store.get("alice", &b.id).await.unwrap(), None);
+    assert_eq!(
+        store.list("bob", &filter(10)).await.unwrap().tasks,
+        vec![other],
+        "only the purged owner's tasks go"
+    );
+    store.create("alice", &b).await.unwrap();
+    assert_eq!(
+        store.list("alice", &filter(10)).await.unwrap().tasks.len(),
+        1,
+        "a purged owner starts afresh"
     );
 }
 
