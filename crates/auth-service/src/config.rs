@@ -49,11 +49,38 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub browser: BrowserSettings,
     pub oauth: OAuthSettings,
+    pub purge: PurgeSettings,
     /// The service's public base URL (`AUTH__PUBLIC_URL`), e.g. `https://auth.example.com`:
     /// where the OAuth metadata document says the endpoints are. Unset: derived from each
     /// request's host and scheme.
     pub public_url: Option<String>,
     pub log: LogSettings,
+}
+
+/// Deleting an account's data in other services (`AUTH__PURGE__*`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PurgeSettings {
+    /// Base URLs of the tasks-service instances (`AUTH__PURGE__TASKS_URLS`,
+    /// comma-separated), tried in turn. Empty: deletions are recorded and wait.
+    pub tasks_urls: Vec<String>,
+    /// How often each instance looks for purges that are due.
+    pub poll_secs: u64,
+    /// First wait after a failed purge; it doubles with every failure…
+    pub backoff_secs: u64,
+    /// …up to this.
+    pub max_backoff_secs: u64,
+}
+
+impl Default for PurgeSettings {
+    fn default() -> Self {
+        PurgeSettings {
+            tasks_urls: Vec::new(),
+            poll_secs: 5,
+            backoff_secs: 5,
+            max_backoff_secs: 600,
+        }
+    }
 }
 
 /// OAuth 2.0 clients (`AUTH__OAUTH__*`).
@@ -144,6 +171,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             browser: BrowserSettings::default(),
             oauth: OAuthSettings::default(),
+            purge: PurgeSettings::default(),
             public_url: None,
             log: LogSettings::default(),
         }
@@ -189,7 +217,12 @@ impl Settings {
         let settings: Settings = service_kit::settings::load(
             ENV_PREFIX,
             file,
-            &["admins", "browser.allowed_origins", "oauth.public_clients"],
+            &[
+                "admins",
+                "browser.allowed_origins",
+                "oauth.public_clients",
+                "purge.tasks_urls",
+            ],
         )?;
         settings.check().map_err(ConfigError::Message)?;
         Ok(settings)
@@ -203,7 +236,7 @@ impl Settings {
         } else {
             60
         };
-        let rules: [(bool, &str); 6] = [
+        let rules: [(bool, &str); 7] = [
             (
                 (min_ttl..=3600).contains(&self.access_ttl_secs),
                 "AUTH__ACCESS_TTL_SECS must be 60 to 3600 (1 to 60 minutes; dev mode: from 2)",
@@ -229,6 +262,13 @@ impl Settings {
             (
                 self.rate_limit.username_window_secs > 0 && self.rate_limit.ip_window_secs > 0,
                 "AUTH__RATE_LIMIT__*_WINDOW_SECS must be positive",
+            ),
+            (
+                self.purge.poll_secs > 0
+                    && self.purge.backoff_secs > 0
+                    && self.purge.max_backoff_secs >= self.purge.backoff_secs,
+                "AUTH__PURGE__POLL_SECS and AUTH__PURGE__BACKOFF_SECS must be positive, \
+                 AUTH__PURGE__MAX_BACKOFF_SECS at least AUTH__PURGE__BACKOFF_SECS",
             ),
         ];
         match rules.iter().find(|(ok, _)| !ok) {

@@ -12,6 +12,7 @@
 //! - [`store`]: [`store::AuthStore`], Redis and in-memory implementations.
 //! - [`browser`]: cookie transport of the refresh token and its CSRF checks.
 //! - [`error`]: [`error::ApiError`], the JSON error of every handler.
+//! - [`purge`]: deleting a deleted account's tasks, durably, with retries.
 //! - [`admin`]: the `users grant-admin` / `revoke-admin` commands.
 
 pub mod admin;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod oauth;
 pub mod password;
+pub mod purge;
 pub mod refresh;
 pub mod routes;
 pub mod sessions;

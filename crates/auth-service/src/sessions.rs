@@ -36,6 +36,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub refresh_keys: RefreshKeys,
     pub clients: Clients,
+    /// HTTP client for calls to other services (the account purge).
+    pub outbound: reqwest::Client,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }
@@ -263,6 +265,33 @@ impl AppState {
         self.store.set_password(&user.id, &hash, &keep).await?;
         tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
         Ok(())
+    }
+
+    /// Deletes the caller's account: the password must be right. The purge of the
+    /// account's tasks is recorded first (so it cannot be lost), then the user, every
+    /// session and the username go, then the purge is tried at once (see [`crate::purge`]).
+    /// Returns whether the purge is already done.
+    pub async fn delete_account(
+        &self,
+        claims: &Claims,
+        password: SecretString,
+    ) -> Result<bool, ApiError> {
+        let user = self.current_user(claims).await?;
+        let limits = &self.settings.rate_limit;
+        let key = format!("user:{}", user.username.to_ascii_lowercase());
+        self.throttle(&key, limits.username_attempts, limits.username_window_secs)
+            .await?;
+        if !self
+            .passwords
+            .verify(password, Some(user.password_hash.clone()))
+            .await?
+        {
+            return Err(ApiError::InvalidCredentials);
+        }
+        self.store.enqueue_purge(&user.id, self.now()).await?;
+        self.store.delete_user(&user).await?;
+        tracing::info!(event = "account_deleted", user_id = %user.id, "account, sessions and username deleted");
+        Ok(crate::purge::purge_now(self, &user.id).await)
     }
 
     fn respond(

@@ -23,6 +23,9 @@ use crate::routes;
 use crate::sessions::AppState;
 use crate::store::{AuthStore, MemoryStore, RedisStore};
 
+/// How long a call to another service may take.
+const OUTBOUND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the service did not start. Each message names the setting to fix.
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -72,6 +75,13 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let state = web::Data::new(app_state(settings, clock)?);
         bootstrap_admins(&state).await;
+        if state.settings.purge.tasks_urls.is_empty() {
+            tracing::warn!(
+                "AUTH__PURGE__TASKS_URLS is not set: deleted accounts' tasks are recorded for \
+                 purging but not purged until it is"
+            );
+        }
+        crate::purge::spawn_poller(state.clone().into_inner());
         let verifier = web::Data::from(state.verifier.clone());
 
         let listen = state.settings.listen.clone();
@@ -131,6 +141,8 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
         refresh_keys: RefreshKeys::derive(secret),
         clients: Clients::new(&settings.oauth.public_clients, &settings.oauth.clients)
             .map_err(StartupError::Config)?,
+        outbound: service_kit::outbound::client(OUTBOUND_TIMEOUT)
+            .map_err(|err| StartupError::Config(format!("HTTP client: {err}")))?,
         clock,
         settings,
     })

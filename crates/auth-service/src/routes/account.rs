@@ -1,4 +1,4 @@
-//! `POST /auth/register` and `POST /auth/password`.
+//! `POST /auth/register`, `POST /auth/password` and `DELETE /auth/account`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use auth_core::actix::Authenticated;
@@ -57,4 +57,25 @@ pub async fn change_password(
         .change_password(user.claims(), current_password, new_password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDeletion {
+    password: SecretString,
+}
+
+/// `DELETE /auth/account`: 204 once the account is gone; its tasks are purged before the
+/// answer when the tasks-service answers, and in the background otherwise.
+pub async fn delete_account(
+    req: HttpRequest,
+    user: Authenticated,
+    body: web::Json<AccountDeletion>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_user()?;
+    state
+        .delete_account(user.claims(), body.into_inner().password)
+        .await?;
+    Ok(super::tokens::no_content_clearing_cookie(&req, &state))
 }

@@ -33,6 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/auth/password",
             web::post().to(account::change_password),
         ))
+        .service(route(
+            "/auth/account",
+            web::delete().to(account::delete_account),
+        ))
         .service(route("/auth/sessions", web::get().to(session_list::list)))
         .service(route(
             "/auth/sessions/{id}",

@@ -100,7 +100,7 @@ pub(super) fn token_reply(
     reply.json(response)
 }
 
-fn no_content_clearing_cookie(req: &HttpRequest, state: &AppState) -> HttpResponse {
+pub(super) fn no_content_clearing_cookie(req: &HttpRequest, state: &AppState) -> HttpResponse {
     let mut reply = HttpResponse::NoContent();
     no_store(&mut reply);
     if browser::is_browser(req) || req.cookie(browser::COOKIE_NAME).is_some() {

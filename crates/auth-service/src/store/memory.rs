@@ -8,8 +8,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    window, AuthStore, Grant, Hits, NewSession, RotateRequest, Rotation, SessionInfo, StoreError,
-    User,
+    window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
+    SessionInfo, StoreError, User,
 };
 use crate::refresh::SessionId;
 
@@ -24,6 +24,8 @@ struct State {
     sessions: HashMap<String, Session>,
     /// Counter key → (window length, window index, count).
     hits: HashMap<String, (u64, u64, u64)>,
+    /// User id → (next attempt, attempts so far).
+    purges: HashMap<String, (u64, u32)>,
     created: u64,
 }
 
@@ -282,6 +284,63 @@ impl AuthStore for MemoryStore {
             .collect();
         sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(sessions)
+    }
+
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.users.remove(&user.id);
+        state.end_sessions_of(&user.id, None);
+        let name = user.username.to_ascii_lowercase();
+        if state.names.get(&name) == Some(&user.id) {
+            state.names.remove(&name);
+        }
+        Ok(())
+    }
+
+    async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError> {
+        self.state()
+            .purges
+            .entry(user_id.to_owned())
+            .or_insert((now, 0));
+        Ok(())
+    }
+
+    async fn claim_purges(
+        &self,
+        now: u64,
+        backoff: Backoff,
+        limit: usize,
+    ) -> Result<Vec<PendingPurge>, StoreError> {
+        let mut state = self.state();
+        let mut due: Vec<(u64, String)> = state
+            .purges
+            .iter()
+            .filter(|(_, (next, _))| *next <= now)
+            .map(|(id, (next, _))| (*next, id.clone()))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        Ok(due
+            .into_iter()
+            .map(|(_, user_id)| {
+                let entry = state.purges.entry(user_id.clone()).or_insert((now, 0));
+                entry.1 += 1;
+                entry.0 = now.saturating_add(backoff.after(entry.1));
+                PendingPurge {
+                    user_id,
+                    attempts: entry.1,
+                }
+            })
+            .collect())
+    }
+
+    async fn purge_done(&self, user_id: &str) -> Result<(), StoreError> {
+        self.state().purges.remove(user_id);
+        Ok(())
+    }
+
+    async fn pending_purges(&self) -> Result<usize, StoreError> {
+        Ok(self.state().purges.len())
     }
 
     async fn hit(&self, key: &str, window_secs: u64, now: u64) -> Result<Hits, StoreError> {

@@ -121,6 +121,31 @@ pub struct Hits {
     pub resets_in: u64,
 }
 
+/// A deleted account whose data in other services is still to be purged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingPurge {
+    pub user_id: String,
+    /// Attempts so far, this claim included.
+    pub attempts: u32,
+}
+
+/// When a claimed purge may be tried again: `base_secs · 2^(attempts − 1)`, at most
+/// `max_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub base_secs: u64,
+    pub max_secs: u64,
+}
+
+impl Backoff {
+    pub fn after(&self, attempts: u32) -> u64 {
+        let factor = 1u64
+            .checked_shl(attempts.saturating_sub(1))
+            .unwrap_or(u64::MAX);
+        self.base_secs.saturating_mul(factor).min(self.max_secs)
+    }
+}
+
 #[async_trait]
 pub trait AuthStore: Send + Sync + 'static {
     /// Stores a new user unless the name is taken (case-insensitively).
@@ -162,6 +187,24 @@ pub trait AuthStore: Send + Sync + 'static {
         now: u64,
         idle_secs: u64,
     ) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Deletes the user, every session and the username (which becomes free again).
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Records that `user_id`'s data elsewhere must be purged, due at `now`. Idempotent.
+    async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError>;
+    /// Claims up to `limit` purges due at `now`, oldest first: each one's next attempt moves
+    /// `backoff.after(attempts)` ahead, so a purge that fails (or whose claimer dies) comes
+    /// round again later, and another instance leaves it alone meanwhile.
+    async fn claim_purges(
+        &self,
+        now: u64,
+        backoff: Backoff,
+        limit: usize,
+    ) -> Result<Vec<PendingPurge>, StoreError>;
+    /// Forgets a purge that succeeded.
+    async fn purge_done(&self, user_id: &str) -> Result<(), StoreError>;
+    /// Purges not yet done (for readiness and tests).
+    async fn pending_purges(&self) -> Result<usize, StoreError>;
 
     /// Counts one hit of `key` in the fixed window of `window_secs` containing `now`.
     async fn hit(&self, key: &str, window_secs: u64, now: u64) -> Result<Hits, StoreError>;

@@ -6,7 +6,9 @@
 //!   created_at, last_used_at, rotated_at, abs_exp, ua, ip — TTL = remaining life;
 //! - `<prefix>{u:<id>}:sessions`: ZSET sid → absolute expiry, TTL = the latest expiry;
 //! - `<prefix>{n:<lower-cased name>}:user_id`: STRING, the username index (`SET NX`);
-//! - `<prefix>{rl:<key>}:<window>`: rate-limit counters, TTL = the window.
+//! - `<prefix>{rl:<key>}:<window>`: rate-limit counters, TTL = the window;
+//! - `<prefix>{purge}:pending`: ZSET user id → next attempt, and `<prefix>{purge}:attempts`:
+//!   HASH user id → attempts — deleted accounts whose tasks are still to be purged.
 //!
 //! Scripts are loaded once and run by SHA (`EVALSHA`, reloaded after a Redis restart).
 //! Times are passed in from the service's clock; TTLs only collect garbage, the scripts'
@@ -20,8 +22,8 @@ use redis::Script;
 use service_kit::redis::RedisConn;
 
 use super::{
-    window, AuthStore, Grant, Hits, NewSession, RotateRequest, Rotation, SessionInfo, StoreError,
-    User,
+    window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
+    SessionInfo, StoreError, User,
 };
 use crate::refresh::SessionId;
 
@@ -105,6 +107,33 @@ redis.call('DEL', KEYS[2])
 return 1
 ";
 
+/// KEYS: user, index, sessions…. The account and everything of its slot.
+const DELETE_USER: &str = r"
+for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+";
+
+/// KEYS: username index. ARGV: user id. Frees the name only if it still names this user.
+const FREE_NAME: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// KEYS: pending, attempts. ARGV: now, limit, backoff base, backoff max. Claims due
+/// purges: each one's attempts go up and its next attempt moves out by the backoff.
+const CLAIM_PURGES: &str = r"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(due) do
+  local attempts = redis.call('HINCRBY', KEYS[2], id, 1)
+  local wait = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ (attempts - 1))
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + math.floor(wait), id)
+  table.insert(out, id)
+  table.insert(out, tostring(attempts))
+end
+return out
+";
+
 /// KEYS: user, index, kept session, other sessions…. ARGV: hash, kept sid, other sids….
 const SET_PASSWORD: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -146,6 +175,9 @@ pub struct RedisStore {
     set_password: Script,
     set_role: Script,
     hit: Script,
+    delete_user: Script,
+    free_name: Script,
+    claim_purges: Script,
 }
 
 fn unavailable(err: redis::RedisError) -> StoreError {
@@ -175,6 +207,9 @@ impl RedisStore {
             set_password: Script::new(SET_PASSWORD),
             set_role: Script::new(SET_ROLE),
             hit: Script::new(HIT),
+            delete_user: Script::new(DELETE_USER),
+            free_name: Script::new(FREE_NAME),
+            claim_purges: Script::new(CLAIM_PURGES),
         }
     }
 
@@ -196,6 +231,13 @@ impl RedisStore {
 
     fn sid_key(&self, sid: &SessionId) -> String {
         self.session_key(&sid.user().to_string(), sid.as_str())
+    }
+
+    fn purge_keys(&self) -> (String, String) {
+        (
+            format!("{}{{purge}}:pending", self.prefix),
+            format!("{}{{purge}}:attempts", self.prefix),
+        )
     }
 
     fn name_key(&self, username: &str) -> String {
@@ -510,6 +552,98 @@ impl AuthStore for RedisStore {
         }
         live.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(live)
+    }
+
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut con = self.con().await?;
+        let sids = self.session_ids(&mut con, &user.id).await?;
+        // The account and its sessions first, in one step: a session created meanwhile
+        // finds no user and refuses to refresh. Then the name, in its own slot.
+        let mut invocation = self.delete_user.prepare_invoke();
+        invocation
+            .key(self.user_key(&user.id))
+            .key(self.index_key(&user.id));
+        for sid in &sids {
+            invocation.key(self.session_key(&user.id, sid));
+        }
+        invocation
+            .invoke_async::<i64>(&mut con)
+            .await
+            .map_err(unavailable)?;
+        self.free_name
+            .key(self.name_key(&user.username))
+            .arg(&user.id)
+            .invoke_async::<i64>(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError> {
+        let mut con = self.con().await?;
+        let (pending, _) = self.purge_keys();
+        redis::cmd("ZADD")
+            .arg(pending)
+            .arg("NX")
+            .arg(now)
+            .arg(user_id)
+            .query_async::<i64>(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn claim_purges(
+        &self,
+        now: u64,
+        backoff: Backoff,
+        limit: usize,
+    ) -> Result<Vec<PendingPurge>, StoreError> {
+        let mut con = self.con().await?;
+        let (pending, attempts) = self.purge_keys();
+        let reply: Vec<String> = self
+            .claim_purges
+            .key(pending)
+            .key(attempts)
+            .arg(now)
+            .arg(limit)
+            .arg(backoff.base_secs)
+            .arg(backoff.max_secs)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        reply
+            .chunks(2)
+            .map(|pair| match pair {
+                [user_id, attempts] => Ok(PendingPurge {
+                    user_id: user_id.clone(),
+                    attempts: attempts.parse().map_err(|_| bad_reply("purge attempts"))?,
+                }),
+                _ => Err(bad_reply("purge claim")),
+            })
+            .collect()
+    }
+
+    async fn purge_done(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut con = self.con().await?;
+        let (pending, attempts) = self.purge_keys();
+        redis::pipe()
+            .atomic()
+            .zrem(pending, user_id)
+            .hdel(attempts, user_id)
+            .query_async::<()>(&mut con)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn pending_purges(&self) -> Result<usize, StoreError> {
+        let mut con = self.con().await?;
+        let (pending, _) = self.purge_keys();
+        redis::cmd("ZCARD")
+            .arg(pending)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)
     }
 
     async fn hit(&self, key: &str, window_secs: u64, now: u64) -> Result<Hits, StoreError> {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_deletion;
 mod admin;
 mod bad_input;
 mod browser;
@@ -12,5 +13,6 @@ mod lifecycle;
 mod oauth;
 mod oauth2_client;
 mod outage;
+mod purge_queue;
 mod rate_limit;
 mod sessions;

@@ -1,0 +1,224 @@
+//! `DELETE /auth/account` end to end with a real tasks-service: the account, its sessions
+//! and its name go; its tasks are purged through `DELETE /internal/users/{id}/tasks` with
+//! the auth-service's own service token — at once when the tasks-service answers, and
+//! from the durable record, with backoff, when it comes back after being down.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::ManualClock;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use testkit::RedisServer;
+
+use crate::helpers::{
+    assert_error, json_ok, spawn_on, Backend, TestApp, BACKENDS, PASSWORD, SECRET,
+};
+
+/// Longest a background purge may take once it is due (the poller runs every second).
+const PURGE_BOUND: Duration = Duration::from_secs(15);
+
+/// A tasks-service on `port` (0: any) sharing the auth-service's secret, clock and Redis.
+async fn spawn_tasks(port: u16, redis_url: Option<&str>, clock: &ManualClock) -> String {
+    let mut settings = tasks_service::Settings {
+        listen: format!("127.0.0.1:{port}"),
+        workers: 1,
+        ..tasks_service::Settings::default()
+    };
+    settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings.redis.url = redis_url.map(SecretString::from);
+    let app = tasks_service::Application::build_with_clock(settings, Arc::new(clock.clone()))
+        .await
+        .expect("build tasks-service");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    url
+}
+
+async fn tasks_of(app: &TestApp, tasks_url: &str, token: &str) -> Vec<String> {
+    let response = app
+        .client
+        .get(format!("{tasks_url}/tasks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    json_ok(response).await["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn add_task(app: &TestApp, tasks_url: &str, token: &str, title: &str) {
+    let response = app
+        .client
+        .post(format!("{tasks_url}/tasks"))
+        .bearer_auth(token)
+        .json(&json!({ "title": title }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+async fn delete_account(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url("/auth/account"))
+        .bearer_auth(token)
+        .json(&json!({ "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn deleting_an_account_takes_its_sessions_name_and_tasks() {
+    for backend in BACKENDS {
+        let redis = (backend == Backend::Redis).then(RedisServer::start);
+        let url = redis.as_ref().map(RedisServer::url);
+        let clock = ManualClock::starting_now();
+        let tasks_url = spawn_tasks(0, url.as_deref(), &clock).await;
+        let purge_to = tasks_url.clone();
+        let app = spawn_on(url.as_deref(), clock.clone(), |settings| {
+            settings.purge.tasks_urls = vec![purge_to];
+        })
+        .await;
+        app.register("ada").await;
+        app.register("bea").await;
+        let ada = app.login("ada").await;
+        let bea = app.login("bea").await;
+        add_task(&app, &tasks_url, access(&ada), "ada's first").await;
+        add_task(&app, &tasks_url, access(&ada), "ada's second").await;
+        add_task(&app, &tasks_url, access(&bea), "bea's").await;
+
+        let wrong = delete_account(&app, access(&ada), "not my password").await;
+        assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_eq!(
+            tasks_of(&app, &tasks_url, access(&ada)).await.len(),
+            2,
+            "nothing changed"
+        );
+
+        let response = delete_account(&app, access(&ada), PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{backend:?}");
+        // Purged before the answer: the tasks-service was up. (Ada's access token still
+        // verifies at the stateless tasks-service until it expires; it finds nothing.)
+        assert!(tasks_of(&app, &tasks_url, access(&ada)).await.is_empty());
+        assert_eq!(tasks_of(&app, &tasks_url, access(&bea)).await, ["bea's"]);
+        let refresh = app
+            .refresh_response(ada["refresh_token"].as_str().unwrap())
+            .await;
+        assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED, "sessions ended");
+        assert_eq!(
+            app.login_response("ada", PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        app.register("ada").await; // the name is free again
+        let again = delete_account(&app, access(&ada), PASSWORD).await;
+        assert_eq!(
+            again.status(),
+            StatusCode::UNAUTHORIZED,
+            "the old token's user is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_service_token_cannot_delete_an_account() {
+    let clock = ManualClock::starting_now();
+    let app = spawn_on(None, clock, |_| {}).await;
+    let service =
+        auth_core::ClaimsBuilder::service("tessera", "tasks", "billing", "client_credentials")
+            .build(auth_core::Clock::now(&app.clock))
+            .unwrap();
+    let keys =
+        auth_core::KeyRing::new(auth_core::Key::hs256_fingerprinted(SECRET.as_bytes()).unwrap())
+            .unwrap();
+    let response = delete_account(&app, &keys.sign(&service).unwrap(), PASSWORD).await;
+    assert_error(response, StatusCode::FORBIDDEN, "insufficient_scope").await;
+}
+
+#[tokio::test]
+async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
+    let redis = RedisServer::start();
+    let clock = ManualClock::starting_now();
+    // One tasks-service to create tasks through; the purge goes to another port, where
+    // nothing listens yet: the tasks-service is "down".
+    let tasks_url = spawn_tasks(0, Some(&redis.url()), &clock).await;
+    let down_port = testkit::free_port();
+    let app = spawn_on(Some(&redis.url()), clock.clone(), |settings| {
+        settings.purge.tasks_urls = vec![format!("http://127.0.0.1:{down_port}")];
+        settings.purge.poll_secs = 1;
+        settings.purge.backoff_secs = 30;
+    })
+    .await;
+    app.register("cyd").await;
+    let cy = app.login("cyd").await;
+    add_task(
+        &app,
+        &tasks_url,
+        access(&cy),
+        "outlives the account for a while",
+    )
+    .await;
+
+    let response = delete_account(&app, access(&cy), PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::NO_CONTENT,
+        "the deletion does not wait"
+    );
+    assert_eq!(tasks_of(&app, &tasks_url, access(&cy)).await.len(), 1);
+
+    // The poller claims the recorded purge, fails, and backs off 30 s on the test clock.
+    let attempts = || async {
+        let mut con = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let attempts: std::collections::HashMap<String, u32> = redis::cmd("HGETALL")
+            .arg("tessera:{purge}:attempts")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        attempts.values().copied().max().unwrap_or(0)
+    };
+    wait_until("a failed attempt", || async { attempts().await >= 1 }).await;
+
+    // The tasks-service comes up; nothing happens before the backoff has passed…
+    spawn_tasks(down_port, Some(&redis.url()), &clock).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // two polls
+    assert_eq!(
+        tasks_of(&app, &tasks_url, access(&cy)).await.len(),
+        1,
+        "backing off"
+    );
+    // …and then the purge goes through.
+    clock.advance(Duration::from_secs(31));
+    wait_until("the purge", || async {
+        tasks_of(&app, &tasks_url, access(&cy)).await.is_empty()
+    })
+    .await;
+    wait_until("the record to go", || async { attempts().await == 0 }).await;
+}
+
+/// Polls `done` until it holds, failing after [`PURGE_BOUND`].
+async fn wait_until<F, Fut>(what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PURGE_BOUND;
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
