@@ -1,7 +1,8 @@
 """The multi-instance scenario that `make compose-test` (containers) and `make demo`
 (processes on loopback) both run through nginx: traffic reaches both instances of each
 service; an auth instance stops under load and nobody notices; Redis is killed and restarted
-and every session survives. Standard library only.
+and every session survives; a deleted account's tasks are purged across services. Standard
+library only.
 
 A cluster backend supplies the front door's URL and these operations: name the instance
 behind an `X-Upstream` address, stop/start one instance (start returns once it is ready),
@@ -245,6 +246,22 @@ def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[P
     check(not phase.failures, f"failures: {phase.failures[:5]}")
     after = cluster.service_identities()
     check(after == identities, f"a service restarted with Redis: {identities} -> {after}")
+
+    # 4. An account is deleted: the auth-service purges its tasks at a tasks instance over
+    # the internal network, with its own service token.
+    phase = Phase("account deleted, tasks purged")
+    phases.append(phase)
+    gone = sessions[0]
+    reply = client.call("DELETE", "/auth/account", {"password": PASSWORD}, gone.access)
+    phase.record("DELETE /auth/account", reply, cluster, (204,))
+    reply = client.call("GET", "/tasks", token=gone.access)  # still verifies until it expires
+    phase.record("GET /tasks", reply, cluster, (200,))
+    check(reply.body.get("tasks") == [], f"the deleted account's tasks remain: {reply.body}")
+    reply = client.call("POST", "/auth/login", {"username": gone.username, "password": PASSWORD})
+    phase.record("login after deletion", reply, cluster, (401,))
+    phase.finish()
+    log(phase.line())
+    check(not phase.failures, f"failures: {phase.failures[:5]}")
     return phases
 
 

@@ -98,6 +98,9 @@ class LocalCluster:
         )
         if service == "auth":
             env["AUTH__TRUST_FORWARDED_FOR"] = "true"
+            env["AUTH__PURGE__TASKS_URLS"] = ",".join(
+                f"http://127.0.0.1:{self.ports[name]}" for name in ("tasks-1", "tasks-2")
+            )
         self.spawn(instance, [str(TARGET / "release" / f"{service}-service")], env=env)
         self.wait_ready([instance])
 

@@ -32,6 +32,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 STACK = "tessera"
+# The test's own stack name, so it never touches a stack someone deployed with `make swarm-up`.
+TEST_STACK = "tessera-swarm-test"
 SERVICES = ["redis", "auth-1", "auth-2", "tasks-1", "tasks-2", "nginx"]
 # Keys the swarm ignores or refuses; each has a swarm counterpart in the file already.
 SINGLE_ENGINE_KEYS = ["build", "depends_on", "restart", "security_opt", "container_name"]
@@ -102,8 +104,8 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True)
 
 
-def service_tasks(service: str) -> list[dict]:
-    ids = docker("service", "ps", "-q", "--filter", "desired-state=running", f"{STACK}_{service}").stdout.split()
+def service_tasks(stack: str, service: str) -> list[dict]:
+    ids = docker("service", "ps", "-q", "--filter", "desired-state=running", f"{stack}_{service}").stdout.split()
     return [json.loads(docker("inspect", task_id).stdout)[0] for task_id in ids]
 
 
@@ -112,14 +114,14 @@ def container_health(container_id: str) -> str:
     return state.get("Health", {}).get("Status", state["Status"])
 
 
-def converge(timeout: float) -> dict[str, str]:
+def converge(stack: str, timeout: float) -> dict[str, str]:
     """Waits until every service has one running task whose container is healthy (or, for
     nginx, which has no healthcheck, running). Returns service → container id."""
     deadline = time.monotonic() + timeout
     while True:
         containers, waiting = {}, []
         for service in SERVICES:
-            running = [t for t in service_tasks(service) if t["Status"]["State"] == "running"]
+            running = [t for t in service_tasks(stack, service) if t["Status"]["State"] == "running"]
             container = running[0]["Status"].get("ContainerStatus", {}).get("ContainerID") if running else None
             if container and container_health(container) in ("healthy", "running"):
                 containers[service] = container
@@ -128,6 +130,9 @@ def converge(timeout: float) -> dict[str, str]:
         if not waiting:
             return containers
         if time.monotonic() > deadline:
+            for service in waiting:
+                logs = docker("service", "logs", "--raw", "--tail", "5", f"{stack}_{service}", check=False)
+                print(f"--- {service} ---\n{logs.stdout}{logs.stderr}", file=sys.stderr)
             raise SystemExit(f"swarm: not converged after {timeout} s: {waiting}")
         time.sleep(1)
 
@@ -144,7 +149,7 @@ http() {  # METHOD PATH BODY [TOKEN] -> the whole response on stdout
   cat <&3
   exec 3<&-
 }
-user="swarm-$$"
+user="swarm-$(date +%s)-$$"
 body="{\"username\":\"$user\",\"password\":\"swarm-smoke-password\"}"
 http POST /auth/register "$body" | head -n1
 login=$(http POST /auth/login "$body")
@@ -186,15 +191,21 @@ def test() -> int:
         path = TARGET / "swarm" / "stack-test.yml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(stack, sort_keys=False))
-        docker("stack", "deploy", "-c", str(path), STACK)
-        containers = converge(TEST_TIMEOUT)
+        docker("stack", "deploy", "-c", str(path), TEST_STACK)
+        containers = converge(TEST_STACK, TEST_TIMEOUT)
         print(f"swarm: {len(containers)} services converged, all healthy, {time.monotonic() - began:.0f} s")
         smoke(containers)
     finally:
-        docker("stack", "rm", STACK, check=False)
+        docker("stack", "rm", TEST_STACK, check=False)
         deadline = time.monotonic() + 60
-        while docker("network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}").stdout.strip():
+        while docker("network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={TEST_STACK}").stdout.strip():
             if time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        # The test's Redis data goes too (a real `make swarm-down` keeps it).
+        deadline = time.monotonic() + 60
+        while docker("volume", "rm", f"{TEST_STACK}_redis-data", check=False).returncode:
+            if time.monotonic() > deadline or not docker("volume", "ls", "-q", "--filter", f"name={TEST_STACK}_redis-data").stdout.strip():
                 break
             time.sleep(1)
         if created_swarm:
