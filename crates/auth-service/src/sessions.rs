@@ -302,22 +302,17 @@ impl AppState {
     ) -> Result<TokenResponse, ApiError> {
         let sid = refresh_token.session().as_str();
         let ttl = self.settings.access_ttl();
-        let claims = ClaimsBuilder::user(
-            &self.settings.jwt.issuer,
-            &self.settings.jwt.audience,
-            user_id,
-            sid,
-        )
-        .role(&grant.role)
-        .version(grant.ver)
-        .lifetime(ttl)
-        .build(self.now())
-        .map_err(|err| ApiError::Internal(err.to_string()))?;
-        let access_token = self
-            .verifier
-            .keys()
-            .sign(&claims)
-            .map_err(|err| ApiError::Internal(err.to_string()))?;
+        let access_token = self.sign(
+            ClaimsBuilder::user(
+                &self.settings.jwt.issuer,
+                &self.settings.jwt.audience,
+                user_id,
+                sid,
+            )
+            .role(&grant.role)
+            .version(grant.ver)
+            .lifetime(ttl),
+        )?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -332,22 +327,28 @@ impl AppState {
     /// `client_credentials` grant): subject `svc:<client_id>`, no session behind it.
     pub fn service_token(&self, client_id: &str, scope: &str) -> Result<(String, u64), ApiError> {
         let ttl = self.settings.access_ttl();
-        let claims = ClaimsBuilder::service(
-            &self.settings.jwt.issuer,
-            &self.settings.jwt.audience,
-            client_id,
-            SERVICE_SESSION,
-        )
-        .scope(scope)
-        .lifetime(ttl)
-        .build(self.now())
-        .map_err(|err| ApiError::Internal(err.to_string()))?;
-        let token = self
-            .verifier
+        let token = self.sign(
+            ClaimsBuilder::service(
+                &self.settings.jwt.issuer,
+                &self.settings.jwt.audience,
+                client_id,
+                SERVICE_SESSION,
+            )
+            .scope(scope)
+            .lifetime(ttl),
+        )?;
+        Ok((token, ttl.as_secs()))
+    }
+
+    /// An access token with these claims, issued now, signed with the active key.
+    fn sign(&self, claims: ClaimsBuilder) -> Result<String, ApiError> {
+        let claims = claims
+            .build(self.now())
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
+        self.verifier
             .keys()
             .sign(&claims)
-            .map_err(|err| ApiError::Internal(err.to_string()))?;
-        Ok((token, ttl.as_secs()))
+            .map_err(|err| ApiError::Internal(err.to_string()))
     }
 
     fn reuse_detected(&self, sid: &SessionId) -> ApiError {

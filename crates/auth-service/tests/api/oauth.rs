@@ -408,45 +408,38 @@ async fn metadata_names_the_endpoints_grants_and_scopes() {
         settings.public_url = Some("https://auth.example.com/".into());
     })
     .await;
-    let metadata = json_ok(
-        app.client
-            .get(app.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(metadata["issuer"], "tessera");
+    let document = metadata(&app).await;
+    assert_eq!(document["issuer"], "tessera");
     assert_eq!(
-        metadata["token_endpoint"],
+        document["token_endpoint"],
         "https://auth.example.com/oauth/token"
     );
     assert_eq!(
-        metadata["revocation_endpoint"],
+        document["revocation_endpoint"],
         "https://auth.example.com/oauth/revoke"
     );
     assert_eq!(
-        metadata["jwks_uri"],
+        document["jwks_uri"],
         "https://auth.example.com/.well-known/jwks.json"
     );
     assert_eq!(
-        metadata["grant_types_supported"],
+        document["grant_types_supported"],
         serde_json::json!(["password", "refresh_token", "client_credentials"])
     );
     assert_eq!(
-        metadata["scopes_supported"],
+        document["scopes_supported"],
         serde_json::json!(["reports:read", "tasks:purge"])
     );
 
     // Without AUTH__PUBLIC_URL: the request's own host.
     let app = spawn_app(Backend::Memory).await;
-    let metadata = json_ok(
-        app.client
-            .get(app.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(metadata["token_endpoint"], app.url("/oauth/token"));
+    assert_eq!(
+        metadata(&app).await["token_endpoint"],
+        app.url("/oauth/token")
+    );
+}
+
+async fn metadata(app: &TestApp) -> Value {
+    let url = app.url("/.well-known/oauth-authorization-server");
+    json_ok(app.client.get(url).send().await.unwrap()).await
 }
