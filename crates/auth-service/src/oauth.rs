@@ -58,13 +58,23 @@ impl Client {
     }
 }
 
-/// What the request offered to authenticate the client.
-#[derive(Debug, Default)]
+/// What the request offered to authenticate the client. `Debug` shows ids, never secrets.
+#[derive(Default)]
 pub struct Presented<'a> {
     /// `Authorization: Basic` credentials, already decoded.
     pub basic: Option<(String, String)>,
     pub body_id: Option<&'a str>,
     pub body_secret: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("basic_id", &self.basic.as_ref().map(|(id, _)| id))
+            .field("body_id", &self.body_id)
+            .field("body_secret", &self.body_secret.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The configured clients, checked once at start-up.
