@@ -25,12 +25,21 @@ pub const CLIENT_ID: &str = "auth-service";
 pub const SCOPE: &str = "tasks:purge";
 /// Quick retries inside the account-deletion request, and the pause before each.
 const INLINE_RETRIES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(300)];
+/// The most an account deletion waits for its purge (a hanging tasks-service must not
+/// hold the request); a purge cut short stays recorded and is repeated (idempotent).
+const INLINE_BUDGET: Duration = Duration::from_secs(3);
 /// Purges claimed per poll.
 const BATCH: usize = 16;
 
-/// Tries the purge of `user_id` now (with quick retries); `true` when it is done and
-/// forgotten. Otherwise it stays recorded for the poller.
+/// Tries the purge of `user_id` now (with quick retries, within [`INLINE_BUDGET`]);
+/// `true` when it is done and forgotten. Otherwise it stays recorded for the poller.
 pub async fn purge_now(state: &AppState, user_id: &str) -> bool {
+    tokio::time::timeout(INLINE_BUDGET, try_now(state, user_id))
+        .await
+        .unwrap_or(false)
+}
+
+async fn try_now(state: &AppState, user_id: &str) -> bool {
     let mut pauses = INLINE_RETRIES.iter();
     loop {
         if attempt(state, user_id).await {

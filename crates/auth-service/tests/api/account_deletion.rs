@@ -222,3 +222,21 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_hanging_tasks_service_does_not_hold_the_deletion() {
+    // Accepts connections (the kernel does, into the backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let app = spawn_on(None, ManualClock::starting_now(), |settings| {
+        settings.purge.tasks_urls = vec![silent_url];
+    })
+    .await;
+    app.register("dee").await;
+    let dee = app.login("dee").await;
+    // The test client gives up after 10 s; each purge call alone may take 5 s, and the
+    // deletion tries several: only the inline budget keeps the answer inside that.
+    let response = delete_account(&app, access(&dee), PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    drop(silent);
+}
