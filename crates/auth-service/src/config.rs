@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use service_kit::secret::{self, SecretError};
-use service_kit::settings::{ConfigError, JwtSettings, RedisSettings};
+use service_kit::secret::{self, SecretError, SecretSource};
+use service_kit::settings::{ConfigError, JwtSettings, RedisSettings, SigningMode};
 use service_kit::telemetry::LogSettings;
 
 use crate::oauth::ClientSettings;
@@ -104,10 +104,15 @@ impl Default for OAuthSettings {
     }
 }
 
-/// Refresh-token lifetimes (`AUTH__REFRESH__*`).
+/// Refresh-token lifetimes and successor key (`AUTH__REFRESH__*`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RefreshSettings {
+    /// Key of the refresh-token successor derivation (`AUTH__REFRESH__SECRET` or
+    /// `…_SECRET_FILE`, ≥ 32 bytes). Required with `eddsa`/`es256`; with `hs256` it defaults
+    /// to the JWT secret. Every instance needs the same one.
+    pub secret: Option<SecretString>,
+    pub secret_file: Option<std::path::PathBuf>,
     /// How long a just-spent refresh token still yields the same successor (0–60).
     pub grace_secs: u64,
     /// A session unused this long ends.
@@ -181,6 +186,8 @@ impl Default for Settings {
 impl Default for RefreshSettings {
     fn default() -> Self {
         RefreshSettings {
+            secret: None,
+            secret_file: None,
             grace_secs: 10,
             idle_secs: 7 * 24 * 3600,
             absolute_secs: 30 * 24 * 3600,
@@ -219,6 +226,7 @@ impl Settings {
             file,
             &[
                 "admins",
+                "jwt.public_key_files",
                 "browser.allowed_origins",
                 "oauth.public_clients",
                 "purge.tasks_urls",
@@ -277,9 +285,21 @@ impl Settings {
         }
     }
 
-    /// The configured secret (signing key, and the refresh-successor key derived from it).
-    pub fn jwt_secret(&self) -> Result<SecretString, SecretError> {
-        secret::resolve(&self.jwt.secret_source("AUTH__JWT__SECRET", self.dev))
+    /// The key the refresh-token successors are derived from: `AUTH__REFRESH__SECRET`, or
+    /// in `hs256` mode without one, the JWT secret (domain-separated in [`RefreshKeys`]).
+    ///
+    /// [`RefreshKeys`]: crate::refresh::RefreshKeys
+    pub fn refresh_secret(&self) -> Result<SecretString, SecretError> {
+        let own = self.refresh.secret.is_some() || self.refresh.secret_file.is_some();
+        if !own && self.jwt.algorithm == SigningMode::Hs256 {
+            return secret::resolve(&self.jwt.secret_source("AUTH__JWT__SECRET", self.dev));
+        }
+        secret::resolve(&SecretSource {
+            setting: "AUTH__REFRESH__SECRET",
+            value: self.refresh.secret.as_ref(),
+            file: self.refresh.secret_file.as_deref(),
+            dev: self.dev,
+        })
     }
 
     /// Access-token lifetime.

@@ -1,9 +1,10 @@
 //! `auth-service`: serve (the default), run an operator command against the store, or
 //! probe a running instance (`healthcheck`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use auth_core::{Algorithm, Key};
 use auth_service::{admin, oauth, Application, Settings};
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,25 @@ enum Command {
     Clients {
         #[command(subcommand)]
         action: ClientsCommand,
+    },
+    /// Signing keys for the `eddsa` and `es256` modes.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Write a new key pair into DIR: `<alg>-<kid>-private.pem` (0600, for the
+    /// auth-service) and `<alg>-<kid>-public.pem` (for resource servers). Never overwrites.
+    Generate {
+        /// `eddsa` (Ed25519) or `es256` (P-256).
+        #[arg(long, value_parser = ["eddsa", "es256"])]
+        alg: String,
+        /// Where to write the files.
+        #[arg(long, default_value = "keys")]
+        dir: PathBuf,
     },
 }
 
@@ -83,7 +103,68 @@ async fn main() -> ExitCode {
         Command::Clients {
             action: ClientsCommand::New { id, scopes },
         } => new_client(&id, scopes),
+        Command::Keys {
+            action: KeysCommand::Generate { alg, dir },
+        } => generate_key(&alg, &dir),
     }
+}
+
+fn generate_key(alg: &str, dir: &Path) -> ExitCode {
+    let (alg, mode) = match alg {
+        "eddsa" => (Algorithm::EdDSA, "eddsa"),
+        _ => (Algorithm::ES256, "es256"),
+    };
+    match write_key_pair(alg, dir) {
+        Ok((private, public, kid)) => {
+            println!("kid {kid}");
+            println!(
+                "auth-service:   AUTH__JWT__ALGORITHM={mode} AUTH__JWT__PRIVATE_KEY_FILE={}",
+                private.display()
+            );
+            println!(
+                "resource server: TASKS__JWT__ALGORITHM={mode} TASKS__JWT__PUBLIC_KEY_FILES={}",
+                public.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("auth-service: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes a fresh key pair; the private file is created 0600 and never replaces a file.
+fn write_key_pair(alg: Algorithm, dir: &Path) -> Result<(PathBuf, PathBuf, String), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let generated = Key::generate(alg).map_err(|err| err.to_string())?;
+    let kid = generated.key.kid().to_owned();
+    let public_pem = generated.key.public_key_pem().ok_or("no public half")?;
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let stem = format!(
+        "{}-{}",
+        alg.name().to_ascii_lowercase(),
+        &kid[..12.min(kid.len())]
+    );
+    let private = dir.join(format!("{stem}-private.pem"));
+    let public = dir.join(format!("{stem}-public.pem"));
+    for (path, text, mode) in [
+        (&private, &generated.private_pem, 0o600),
+        (&public, &public_pem, 0o644),
+    ] {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .map_err(|err| format!("{}: {err}", path.display()))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|err| format!("{}: {err}", path.display()))?;
+    }
+    Ok((private, public, kid))
 }
 
 fn new_client(id: &str, scopes: Vec<String>) -> ExitCode {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use auth_core::{Clock, Key, KeyRing, SetupError, SystemClock, Verifier, ROLE_ADMIN};
+use auth_core::{Clock, SetupError, SystemClock, Verifier, ROLE_ADMIN};
 use secrecy::ExposeSecret;
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::keys::{key_ring, KeyError, Role};
 use service_kit::redis::{RedisConn, RedisSetupError};
 use service_kit::secret::SecretError;
 use thiserror::Error;
@@ -33,6 +34,8 @@ pub enum StartupError {
     Config(String),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
     #[error("invalid JWT settings (AUTH__JWT__*): {0}")]
     Jwt(#[from] SetupError),
     #[error("invalid AUTH__PASSWORD__* settings: {0}")]
@@ -126,9 +129,8 @@ impl Application {
 /// Everything the handlers share, from settings.
 pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     settings.check().map_err(StartupError::Config)?;
-    let secret = settings.jwt_secret()?;
-    let secret = secret.expose_secret().as_bytes();
-    let keys = KeyRing::new(Key::hs256_fingerprinted(secret)?)?;
+    let keys = key_ring(&settings.jwt, ENV_PREFIX, Role::Issuer, settings.dev)?;
+    let refresh_secret = settings.refresh_secret()?;
     let verifier = Arc::new(Verifier::new(
         keys,
         settings.jwt.validation(),
@@ -138,7 +140,7 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
         store: store(&settings)?,
         verifier,
         passwords: Passwords::new(&settings.password)?,
-        refresh_keys: RefreshKeys::derive(secret),
+        refresh_keys: RefreshKeys::derive(refresh_secret.expose_secret().as_bytes()),
         clients: Clients::new(&settings.oauth.public_clients, &settings.oauth.clients)
             .map_err(StartupError::Config)?,
         outbound: service_kit::outbound::client(OUTBOUND_TIMEOUT)

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`settings`]: defaults → optional file → environment, with one loader.
+//! - [`keys`]: the key ring from the `jwt` settings (HS256 secret, or key files).
 //! - [`secret`]: the HS256 secret rules (file or value, dev fallback, refusals).
 //! - [`telemetry`]: tracing subscriber set-up (pretty or JSON).
 //! - [`http`]: JSON error bodies for malformed input, 404/405, request ids, the root span.
@@ -12,6 +13,7 @@
 
 pub mod health;
 pub mod http;
+pub mod keys;
 pub mod outbound;
 pub mod redis;
 pub mod secret;

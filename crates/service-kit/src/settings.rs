@@ -62,10 +62,43 @@ impl Default for RedisSettings {
     }
 }
 
-/// The `jwt` section both services share: the HS256 secret and what tokens must say.
+/// How access tokens are signed (`…__JWT__ALGORITHM`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningMode {
+    /// One shared secret: the auth-service signs and every resource server verifies with it.
+    #[default]
+    Hs256,
+    /// Ed25519: the auth-service holds the private key, resource servers public keys only.
+    Eddsa,
+    /// ECDSA P-256, like `eddsa`.
+    Es256,
+}
+
+impl SigningMode {
+    /// The JWS algorithm; `None` for [`SigningMode::Hs256`]'s asymmetric counterpart.
+    pub fn algorithm(self) -> auth_core::Algorithm {
+        match self {
+            SigningMode::Hs256 => auth_core::Algorithm::HS256,
+            SigningMode::Eddsa => auth_core::Algorithm::EdDSA,
+            SigningMode::Es256 => auth_core::Algorithm::ES256,
+        }
+    }
+}
+
+/// The `jwt` section both services share: how tokens are signed and what they must say.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JwtSettings {
+    /// `hs256` (default), `eddsa` or `es256` (`…__JWT__ALGORITHM`).
+    pub algorithm: SigningMode,
+    /// The auth-service's PKCS#8 private key, `eddsa`/`es256` only
+    /// (`AUTH__JWT__PRIVATE_KEY_FILE`; `auth-service keys generate` writes one).
+    pub private_key_file: Option<PathBuf>,
+    /// SPKI public keys (`…__JWT__PUBLIC_KEY_FILES`, comma-separated), `eddsa`/`es256`
+    /// only: what a resource server verifies with; at the auth-service, earlier keys it
+    /// still publishes and accepts while their tokens live.
+    pub public_key_files: Vec<PathBuf>,
     /// HS256 shared secret (`…__JWT__SECRET`), at least 32 bytes.
     pub secret: Option<SecretString>,
     /// File holding the secret (`…__JWT__SECRET_FILE`), e.g. a Docker secret.
@@ -81,6 +114,9 @@ pub struct JwtSettings {
 impl Default for JwtSettings {
     fn default() -> Self {
         JwtSettings {
+            algorithm: SigningMode::Hs256,
+            private_key_file: None,
+            public_key_files: Vec::new(),
             secret: None,
             secret_file: None,
             issuer: "tessera".to_owned(),
@@ -102,10 +138,11 @@ impl JwtSettings {
         }
     }
 
-    /// The verification rules these settings describe.
+    /// The verification rules these settings describe: only the configured algorithm.
     pub fn validation(&self) -> auth_core::Validation {
         auth_core::Validation::new(&self.issuer, &self.audience)
             .leeway(std::time::Duration::from_secs(self.leeway_secs))
+            .algorithms(&[self.algorithm.algorithm()])
     }
 }
 

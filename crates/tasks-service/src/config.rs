@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use service_kit::secret::{self, SecretError};
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings};
 use service_kit::telemetry::LogSettings;
 
@@ -55,11 +54,10 @@ impl Default for Settings {
 impl Settings {
     /// Defaults, then `file` if given, then `TASKS__*` variables.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        service_kit::settings::load(ENV_PREFIX, file, &["cors.allowed_origins"])
-    }
-
-    /// The HS256 verification key, under the shared secret rules.
-    pub fn jwt_key(&self) -> Result<auth_core::Key, SecretError> {
-        secret::hs256_key(&self.jwt.secret_source("TASKS__JWT__SECRET", self.dev))
+        service_kit::settings::load(
+            ENV_PREFIX,
+            file,
+            &["cors.allowed_origins", "jwt.public_key_files"],
+        )
     }
 }

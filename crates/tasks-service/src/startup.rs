@@ -8,10 +8,10 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{http, web, App, HttpServer};
-use auth_core::{Clock, KeyRing, SetupError, SystemClock, Verifier};
+use auth_core::{Clock, SetupError, SystemClock, Verifier};
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::keys::{key_ring, KeyError, Role};
 use service_kit::redis::{RedisConn, RedisSetupError};
-use service_kit::secret::SecretError;
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
@@ -26,7 +26,7 @@ const CORS_MAX_AGE_SECS: usize = 3600;
 #[derive(Debug, Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Secret(#[from] SecretError),
+    Keys(#[from] KeyError),
     #[error("invalid JWT settings (TASKS__JWT__*): {0}")]
     Jwt(#[from] SetupError),
     #[error(transparent)]
@@ -65,7 +65,7 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
-        let keys = KeyRing::new(settings.jwt_key()?)?;
+        let keys = key_ring(&settings.jwt, ENV_PREFIX, Role::Verifier, settings.dev)?;
         let verifier = web::Data::new(Verifier::new(keys, settings.jwt.validation(), clock)?);
         let store = web::Data::from(task_store(&settings)?);
 

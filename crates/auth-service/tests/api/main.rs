@@ -16,3 +16,4 @@ mod outage;
 mod purge_queue;
 mod rate_limit;
 mod sessions;
+mod signing_modes;

@@ -1,0 +1,254 @@
+//! The key ring a service verifies (and the auth-service signs) with, from its `jwt`
+//! settings. `hs256`: the shared secret under the rules of [`crate::secret`]. `eddsa` /
+//! `es256`: the auth-service signs with its private key file and also publishes and accepts
+//! the public key files (earlier keys); a resource server holds public key files only and
+//! refuses a secret or a private key, so it never has the means to mint tokens.
+
+use std::path::{Path, PathBuf};
+
+use auth_core::{Key, KeyRing, SetupError};
+use thiserror::Error;
+
+use crate::secret::{self, SecretError};
+use crate::settings::{JwtSettings, SigningMode};
+
+/// Which side of the tokens a service is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The auth-service: signs.
+    Issuer,
+    /// A resource server: verifies only.
+    Verifier,
+}
+
+/// Why the keys cannot be set up; names the setting to fix.
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{prefix}__JWT__{setting} does not apply to {mode:?} mode: {why}")]
+    Misplaced {
+        prefix: String,
+        setting: &'static str,
+        mode: SigningMode,
+        why: &'static str,
+    },
+    #[error("{prefix}__JWT__{setting} is required in {mode:?} mode")]
+    Missing {
+        prefix: String,
+        setting: &'static str,
+        mode: SigningMode,
+    },
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid { path: PathBuf, source: SetupError },
+    #[error(transparent)]
+    Ring(#[from] SetupError),
+}
+
+/// The key ring for `role` from `jwt` (`prefix`: `AUTH`, `TASKS`, for messages).
+pub fn key_ring(
+    jwt: &JwtSettings,
+    prefix: &str,
+    role: Role,
+    dev: bool,
+) -> Result<KeyRing, KeyError> {
+    let misplaced = |setting, why| KeyError::Misplaced {
+        prefix: prefix.to_owned(),
+        setting,
+        mode: jwt.algorithm,
+        why,
+    };
+    let alg = jwt.algorithm.algorithm();
+    match jwt.algorithm {
+        SigningMode::Hs256 => {
+            if jwt.private_key_file.is_some() {
+                return Err(misplaced(
+                    "PRIVATE_KEY_FILE",
+                    "HS256 signs with the shared secret",
+                ));
+            }
+            if !jwt.public_key_files.is_empty() {
+                return Err(misplaced(
+                    "PUBLIC_KEY_FILES",
+                    "HS256 verifies with the shared secret",
+                ));
+            }
+            let setting = format!("{prefix}__JWT__SECRET");
+            Ok(KeyRing::new(secret::hs256_key(
+                &jwt.secret_source(&setting, dev),
+            )?)?)
+        }
+        SigningMode::Eddsa | SigningMode::Es256 => {
+            if jwt.secret.is_some() || jwt.secret_file.is_some() {
+                return Err(misplaced(
+                    "SECRET",
+                    "asymmetric modes have no shared secret (remove it so no service holds one)",
+                ));
+            }
+            let public = jwt
+                .public_key_files
+                .iter()
+                .map(|path| {
+                    read(path).and_then(|pem| parsed(path, Key::from_public_pem(alg, &pem)))
+                })
+                .collect::<Result<Vec<Key>, KeyError>>()?;
+            match (role, &jwt.private_key_file) {
+                (Role::Issuer, Some(path)) => {
+                    let signing = parsed(path, Key::from_private_pem(alg, &read(path)?))?;
+                    let mut ring = KeyRing::new(signing)?;
+                    for key in public {
+                        ring = ring.with_verify_key(key)?;
+                    }
+                    Ok(ring)
+                }
+                (Role::Issuer, None) => Err(KeyError::Missing {
+                    prefix: prefix.to_owned(),
+                    setting: "PRIVATE_KEY_FILE",
+                    mode: jwt.algorithm,
+                }),
+                (Role::Verifier, Some(_)) => Err(misplaced(
+                    "PRIVATE_KEY_FILE",
+                    "a resource server holds public keys only",
+                )),
+                (Role::Verifier, None) if public.is_empty() => Err(KeyError::Missing {
+                    prefix: prefix.to_owned(),
+                    setting: "PUBLIC_KEY_FILES",
+                    mode: jwt.algorithm,
+                }),
+                (Role::Verifier, None) => Ok(KeyRing::verify_only(public)?),
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, KeyError> {
+    std::fs::read_to_string(path).map_err(|source| KeyError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn parsed(path: &Path, key: Result<Key, SetupError>) -> Result<Key, KeyError> {
+    key.map_err(|source| KeyError::Invalid {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_core::{Algorithm, ClaimsBuilder, ManualClock, Verifier};
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("tessera-keys-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn issuer_signs_with_the_private_key_and_verifier_checks_with_the_public_one() {
+        for (mode, alg) in [
+            (SigningMode::Eddsa, Algorithm::EdDSA),
+            (SigningMode::Es256, Algorithm::ES256),
+        ] {
+            let generated = Key::generate(alg).unwrap();
+            let private = write(&format!("{alg}-private.pem"), &generated.private_pem);
+            let public = write(
+                &format!("{alg}-public.pem"),
+                &generated.key.public_key_pem().unwrap(),
+            );
+            let issuer = JwtSettings {
+                algorithm: mode,
+                private_key_file: Some(private.clone()),
+                ..JwtSettings::default()
+            };
+            let verifier = JwtSettings {
+                algorithm: mode,
+                public_key_files: vec![public.clone()],
+                ..JwtSettings::default()
+            };
+            let signing = key_ring(&issuer, "AUTH", Role::Issuer, false).unwrap();
+            let checking = key_ring(&verifier, "TASKS", Role::Verifier, false).unwrap();
+            assert!(
+                checking.signing_key().is_none(),
+                "a resource server cannot sign"
+            );
+            let clock = ManualClock::starting_now();
+            let claims = ClaimsBuilder::user("tessera", "tasks", "u", "s")
+                .build(auth_core::Clock::now(&clock))
+                .unwrap();
+            let token = signing.sign(&claims).unwrap();
+            let verify = Verifier::new(checking, verifier.validation(), Arc::new(clock)).unwrap();
+            assert_eq!(verify.verify(&token).unwrap().sub, "u");
+            assert_eq!(signing.jwks().keys.len(), 1, "published");
+
+            // Misplaced material is refused, naming the setting.
+            let err = key_ring(
+                &JwtSettings {
+                    private_key_file: Some(private.clone()),
+                    ..verifier.clone()
+                },
+                "TASKS",
+                Role::Verifier,
+                false,
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("TASKS__JWT__PRIVATE_KEY_FILE"),
+                "{err}"
+            );
+            let err = key_ring(
+                &JwtSettings {
+                    secret: Some("k3J9xQ2mZ7pL4vB8nR1tY6wE0aS5dF3gH8jK2lP9".into()),
+                    ..verifier.clone()
+                },
+                "TASKS",
+                Role::Verifier,
+                false,
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("TASKS__JWT__SECRET"), "{err}");
+            let err = key_ring(
+                &JwtSettings {
+                    public_key_files: vec![],
+                    ..verifier
+                },
+                "TASKS",
+                Role::Verifier,
+                false,
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("PUBLIC_KEY_FILES is required"),
+                "{err}"
+            );
+            // A key of the other algorithm does not load.
+            let err = key_ring(
+                &JwtSettings {
+                    algorithm: if mode == SigningMode::Eddsa {
+                        SigningMode::Es256
+                    } else {
+                        SigningMode::Eddsa
+                    },
+                    ..issuer
+                },
+                "AUTH",
+                Role::Issuer,
+                false,
+            )
+            .unwrap_err();
+            assert!(matches!(err, KeyError::Invalid { .. }), "{err}");
+            for path in [private, public] {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+}
