@@ -13,7 +13,10 @@ process (a pid, a container start time) so the scenario can tell that none resta
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import statistics
+import subprocess
 import threading
 import time
 import urllib.error
@@ -39,6 +42,37 @@ class Cluster(Protocol):
 
 class ScenarioFailed(AssertionError):
     pass
+
+
+# What the runners (compose_test.py, demo.py, swarm.py) share besides the scenario.
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    """Returns once something accepts connections on 127.0.0.1:`port`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ScenarioFailed(f"nothing listens on port {port} after {timeout} s")
+            time.sleep(0.1)
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (v2) where installed, else the older `docker-compose`."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise SystemExit("neither `docker compose` nor `docker-compose` is installed")
 
 
 def check(condition: bool, message: str) -> None:

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import cluster_scenario
+from cluster_scenario import compose_command, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -30,20 +29,6 @@ HEALTHY_TIMEOUT = 120
 SERVICES = ["auth-1", "auth-2", "tasks-1", "tasks-2"]
 # Not the compose file's default subnet, so a stack someone runs with `make up` is untouched.
 SUBNET = os.environ.get("TESSERA_TEST_SUBNET", "172.30.54")
-
-
-def compose_command() -> list[str]:
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    sys.exit("compose-test: neither `docker compose` nor `docker-compose` is installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ComposeCluster:
@@ -99,15 +84,7 @@ class ComposeCluster:
             for network in networks.values():
                 self.addresses[network["IPAddress"]] = service
         # nginx answers once its upstreams resolve; it has no healthcheck of its own.
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", int(self.env["TESSERA_PORT"])), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_for_port(int(self.env["TESSERA_PORT"]), 30)
 
     def instance(self, upstream_addr: str) -> str:
         return self.addresses.get(upstream_addr.rsplit(":", 1)[0], upstream_addr)

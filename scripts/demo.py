@@ -13,11 +13,9 @@ With --keep, the cluster stays up after the scenario until Ctrl-C, for a look ar
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,18 +24,13 @@ import urllib.request
 from pathlib import Path
 
 import cluster_scenario
+from cluster_scenario import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 TIME_LIMIT = 600
 READY_TIMEOUT = 30
 INSTANCES = {"auth-1": "auth", "auth-2": "auth", "tasks-1": "tasks", "tasks-2": "tasks"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find(binary: str) -> str:
@@ -129,15 +122,7 @@ class LocalCluster:
         config = config.replace("access_log /dev/stdout combined;", f"access_log {self.work / 'nginx-access.log'};")
         (self.work / "nginx.conf").write_text(config)
         self.spawn("nginx", [find("nginx"), "-p", f"{self.work}/", "-c", str(self.work / "nginx.conf"), "-e", str(self.work / "nginx-error.log")])
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.ports["nginx"]), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_port(self.ports["nginx"], READY_TIMEOUT)
 
     def up(self) -> None:
         self.start_redis()

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from cluster_scenario import compose_command
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 STACK = "tessera"
@@ -42,10 +44,8 @@ TEST_TIMEOUT = 180
 
 def compose_config(env_file: str | None) -> dict:
     env_args = ["--env-file", env_file] if env_file else []
-    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-    command = ["docker", "compose"] if v2 else ["docker-compose"]
     out = subprocess.run(
-        command + env_args + ["-f", str(ROOT / "docker-compose.yml"), "config"],
+        compose_command() + env_args + ["-f", str(ROOT / "docker-compose.yml"), "config"],
         check=True, capture_output=True, text=True, cwd=ROOT,
     )
     return yaml.safe_load(out.stdout)

@@ -236,8 +236,12 @@ pub fn grant_scopes(requested: Option<&str>, allowed: &[String]) -> Result<Strin
             format!("scope {bad:?} is not available to this client"),
         ));
     }
-    let mut granted: Vec<&str> = requested;
-    granted.dedup();
+    let mut granted: Vec<&str> = Vec::with_capacity(requested.len());
+    for scope in requested {
+        if !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
     Ok(granted.join(" "))
 }
 
@@ -305,7 +309,7 @@ impl From<ApiError> for OAuthError {
     /// The OAuth reading of the service's own errors: what a grant can fail with.
     fn from(err: ApiError) -> Self {
         let description = err.to_string();
-        let mut oauth = match err {
+        match err {
             ApiError::InvalidCredentials
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
@@ -338,9 +342,7 @@ impl From<ApiError> for OAuthError {
                     "internal error",
                 )
             }
-        };
-        oauth.description.truncate(200);
-        oauth
+        }
     }
 }
 
@@ -482,6 +484,11 @@ mod tests {
         assert_eq!(
             grant_scopes(Some("tasks:purge"), &allowed).unwrap(),
             "tasks:purge"
+        );
+        assert_eq!(
+            grant_scopes(Some("tasks:purge tasks:read tasks:purge"), &allowed).unwrap(),
+            "tasks:purge tasks:read",
+            "each scope once"
         );
         assert_eq!(
             grant_scopes(Some("tasks:admin"), &allowed)

@@ -31,25 +31,21 @@ const INLINE_BUDGET: Duration = Duration::from_secs(3);
 /// Purges claimed per poll.
 const BATCH: usize = 16;
 
-/// Tries the purge of `user_id` now (with quick retries, within [`INLINE_BUDGET`]);
-/// `true` when it is done and forgotten. Otherwise it stays recorded for the poller.
-pub async fn purge_now(state: &AppState, user_id: &str) -> bool {
-    tokio::time::timeout(INLINE_BUDGET, try_now(state, user_id))
-        .await
-        .unwrap_or(false)
+/// Tries the purge of `user_id` now (with quick retries, within [`INLINE_BUDGET`]). If it
+/// does not finish, it stays recorded for the poller.
+pub async fn purge_now(state: &AppState, user_id: &str) {
+    let _ = tokio::time::timeout(INLINE_BUDGET, try_now(state, user_id)).await;
 }
 
-async fn try_now(state: &AppState, user_id: &str) -> bool {
+async fn try_now(state: &AppState, user_id: &str) {
     let mut pauses = INLINE_RETRIES.iter();
-    loop {
-        if attempt(state, user_id).await {
-            return forget(state, user_id).await;
-        }
+    while !attempt(state, user_id).await {
         match pauses.next() {
             Some(pause) => tokio::time::sleep(*pause).await,
-            None => return false,
+            None => return,
         }
     }
+    forget(state, user_id).await;
 }
 
 /// One round of the poller: every due purge, tried once. Returns how many finished.

@@ -126,14 +126,7 @@ impl AppState {
         // of anything), but the same dummy verification below.
         let user = match validate_username(username) {
             Ok(()) => {
-                let limits = &self.settings.rate_limit;
-                let name_key = format!("user:{}", username.to_ascii_lowercase());
-                self.throttle(
-                    &name_key,
-                    limits.username_attempts,
-                    limits.username_window_secs,
-                )
-                .await?;
+                self.throttle_name(username).await?;
                 self.store.user_by_name(username).await?
             }
             Err(_) => None,
@@ -248,18 +241,9 @@ impl AppState {
         new: SecretString,
     ) -> Result<(), ApiError> {
         let user = self.current_user(claims).await?;
-        let limits = &self.settings.rate_limit;
-        let key = format!("user:{}", user.username.to_ascii_lowercase());
-        self.throttle(&key, limits.username_attempts, limits.username_window_secs)
-            .await?;
+        self.throttle_name(&user.username).await?;
         validate_password(&new).map_err(ApiError::Validation)?;
-        if !self
-            .passwords
-            .verify(current, Some(user.password_hash.clone()))
-            .await?
-        {
-            return Err(ApiError::InvalidCredentials);
-        }
+        self.check_password(&user, current).await?;
         let hash = self.passwords.hash(new).await?;
         let keep = SessionId::parse(&claims.sid).ok_or_else(revoked_token)?;
         self.store.set_password(&user.id, &hash, &keep).await?;
@@ -270,28 +254,28 @@ impl AppState {
     /// Deletes the caller's account: the password must be right. The purge of the
     /// account's tasks is recorded first (so it cannot be lost), then the user, every
     /// session and the username go, then the purge is tried at once (see [`crate::purge`]).
-    /// Returns whether the purge is already done.
     pub async fn delete_account(
         &self,
         claims: &Claims,
         password: SecretString,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<(), ApiError> {
         let user = self.current_user(claims).await?;
-        let limits = &self.settings.rate_limit;
-        let key = format!("user:{}", user.username.to_ascii_lowercase());
-        self.throttle(&key, limits.username_attempts, limits.username_window_secs)
-            .await?;
-        if !self
-            .passwords
-            .verify(password, Some(user.password_hash.clone()))
-            .await?
-        {
-            return Err(ApiError::InvalidCredentials);
-        }
+        self.throttle_name(&user.username).await?;
+        self.check_password(&user, password).await?;
         self.store.enqueue_purge(&user.id, self.now()).await?;
         self.store.delete_user(&user).await?;
         tracing::info!(event = "account_deleted", user_id = %user.id, "account, sessions and username deleted");
-        Ok(crate::purge::purge_now(self, &user.id).await)
+        crate::purge::purge_now(self, &user.id).await;
+        Ok(())
+    }
+
+    /// `Ok` if `password` is `user`'s, else `InvalidCredentials`.
+    async fn check_password(&self, user: &User, password: SecretString) -> Result<(), ApiError> {
+        let hash = Some(user.password_hash.clone());
+        match self.passwords.verify(password, hash).await? {
+            true => Ok(()),
+            false => Err(ApiError::InvalidCredentials),
+        }
     }
 
     fn respond(
@@ -367,6 +351,17 @@ impl AppState {
             &format!("ip:{}", client.ip),
             limits.ip_attempts,
             limits.ip_window_secs,
+        )
+        .await
+    }
+
+    /// Counts one password attempt against `username` (case-insensitively).
+    async fn throttle_name(&self, username: &str) -> Result<(), ApiError> {
+        let limits = &self.settings.rate_limit;
+        self.throttle(
+            &format!("user:{}", username.to_ascii_lowercase()),
+            limits.username_attempts,
+            limits.username_window_secs,
         )
         .await
     }

@@ -203,7 +203,7 @@ pub trait AuthStore: Send + Sync + 'static {
     ) -> Result<Vec<PendingPurge>, StoreError>;
     /// Forgets a purge that succeeded.
     async fn purge_done(&self, user_id: &str) -> Result<(), StoreError>;
-    /// Purges not yet done (for readiness and tests).
+    /// How many purges are not done yet.
     async fn pending_purges(&self) -> Result<usize, StoreError>;
 
     /// Counts one hit of `key` in the fixed window of `window_secs` containing `now`.
