@@ -2,17 +2,21 @@
 //! take to get a verified caller, role and scope requirements, and RFC 6750 responses
 //! (401/403 with `WWW-Authenticate`) carrying Tessera's JSON error body.
 //!
-//! The [`Verifier`] must be registered as `web::Data<Verifier>`.
+//! The [`Verifier`] must be registered as `web::Data<Verifier>`; a resource server that
+//! fetches keys also registers its [`KeySource`] as `web::Data<dyn KeySource>`, and a token
+//! naming an unknown `kid` then waits for one look at the source before it is refused.
 
 use std::fmt;
-use std::future::{ready, Ready};
+use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::{Claims, ErrorBody, Verifier, VerifyError};
+use crate::{Claims, ErrorBody, KeySource, Verifier, VerifyError};
 
 /// The `realm` of every Bearer challenge.
 pub const REALM: &str = "tessera";
@@ -68,10 +72,62 @@ impl Deref for Authenticated {
 
 impl FromRequest for Authenticated {
     type Error = AuthError;
-    type Future = Ready<Result<Self, AuthError>>;
+    type Future = AuthFuture;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> AuthFuture {
+        let result = authenticate(req);
+        if result.as_ref().err() != Some(&AuthError::InvalidToken(VerifyError::UnknownKid)) {
+            return AuthFuture(Step::Done(Some(result)));
+        }
+        let (Some(source), Some(verifier), Ok(token)) = (
+            req.app_data::<web::Data<dyn KeySource>>().cloned(),
+            req.app_data::<web::Data<Verifier>>().cloned(),
+            bearer_token(req).map(str::to_owned),
+        ) else {
+            return AuthFuture(Step::Done(Some(result)));
+        };
+        AuthFuture(Step::Refetching(Box::pin(async move {
+            if !source.unknown_kid().await {
+                return Err(AuthError::InvalidToken(VerifyError::UnknownKid));
+            }
+            verifier
+                .verify(&token)
+                .map(Authenticated)
+                .map_err(AuthError::InvalidToken)
+        })))
+    }
+}
+
+/// The extractor's future: ready at once, unless the token named an unknown `kid` and a
+/// [`KeySource`] is asked first.
+pub struct AuthFuture(Step);
+
+enum Step {
+    Done(Option<Result<Authenticated, AuthError>>),
+    Refetching(Pin<Box<dyn Future<Output = Result<Authenticated, AuthError>>>>),
+}
+
+impl fmt::Debug for AuthFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = match self.0 {
+            Step::Done(_) => "done",
+            Step::Refetching(_) => "refetching keys",
+        };
+        f.debug_tuple("AuthFuture").field(&step).finish()
+    }
+}
+
+impl Future for AuthFuture {
+    type Output = Result<Authenticated, AuthError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            // Polled again after completion: a caller bug, answered fail-closed.
+            Step::Done(result) => {
+                Poll::Ready(result.take().unwrap_or(Err(AuthError::NotConfigured)))
+            }
+            Step::Refetching(future) => future.as_mut().poll(cx),
+        }
     }
 }
 

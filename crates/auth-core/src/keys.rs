@@ -380,69 +380,142 @@ fn pem_contents(text: &str, label: &'static str) -> Result<Vec<u8>, SetupError> 
     Ok(parsed.into_contents())
 }
 
-/// The keys a service signs and verifies with: at most one active signing key plus any
-/// number of verify-only keys (the previous key during a rotation, say), `kid`s unique.
+/// The keys a service signs and verifies with, `kid`s unique. Each key may carry a
+/// schedule, which is how keys rotate without logging anyone out:
+///
+/// - it **signs** from `signs_from` on, until a key with a later `signs_from` takes over
+///   (before its time a key is *next*: published and accepted, not yet signing; after it
+///   is superseded, *retired*: published and accepted, no longer signing);
+/// - at `until` it is **dropped**: neither published nor accepted.
+///
+/// Keys without `signs_from` only verify (a resource server's public keys, an earlier
+/// key kept for its tokens' lifetime).
 #[derive(Debug)]
 pub struct KeyRing {
-    keys: Vec<Key>,
-    signing: Option<usize>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Key,
+    signs_from: Option<u64>,
+    until: Option<u64>,
+}
+
+impl Entry {
+    fn live_at(&self, now: u64) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
 }
 
 impl KeyRing {
-    /// A ring whose active signing key is `signing`.
+    /// A ring whose signing key is `signing`, from the epoch on.
     pub fn new(signing: Key) -> Result<KeyRing, SetupError> {
-        if !signing.can_sign() {
-            return Err(SetupError::NotSigningKey(signing.kid));
-        }
-        Ok(KeyRing {
-            keys: vec![signing],
-            signing: Some(0),
-        })
+        KeyRing::empty().with_scheduled_key(signing, 0, None)
     }
 
     /// A ring that can only verify (a resource server holding public keys).
     pub fn verify_only(keys: impl IntoIterator<Item = Key>) -> Result<KeyRing, SetupError> {
-        let mut ring = KeyRing {
-            keys: Vec::new(),
-            signing: None,
-        };
+        let mut ring = KeyRing::empty();
         for key in keys {
             ring = ring.with_verify_key(key)?;
         }
-        if ring.keys.is_empty() {
+        if ring.entries.is_empty() {
             return Err(SetupError::EmptyKeyRing);
         }
         Ok(ring)
     }
 
-    /// Adds a key that verifies but never signs.
-    pub fn with_verify_key(mut self, key: Key) -> Result<KeyRing, SetupError> {
-        if self.get(key.kid()).is_some() {
-            return Err(SetupError::DuplicateKid(key.kid));
+    /// A ring with no keys: verifies nothing until a [`crate::Verifier`] is given another
+    /// (a resource server whose key source has not answered yet).
+    pub fn empty() -> KeyRing {
+        KeyRing {
+            entries: Vec::new(),
         }
-        self.keys.push(key);
+    }
+
+    /// Adds a key that verifies but never signs.
+    pub fn with_verify_key(self, key: Key) -> Result<KeyRing, SetupError> {
+        self.with_entry(Entry {
+            key,
+            signs_from: None,
+            until: None,
+        })
+    }
+
+    /// Adds a key that signs from `signs_from` (Unix seconds) until a later key takes
+    /// over, and is dropped at `until`.
+    pub fn with_scheduled_key(
+        self,
+        key: Key,
+        signs_from: u64,
+        until: Option<u64>,
+    ) -> Result<KeyRing, SetupError> {
+        if !key.can_sign() {
+            return Err(SetupError::NotSigningKey(key.kid));
+        }
+        self.with_entry(Entry {
+            key,
+            signs_from: Some(signs_from),
+            until,
+        })
+    }
+
+    fn with_entry(mut self, entry: Entry) -> Result<KeyRing, SetupError> {
+        if self.get(entry.key.kid()).is_some() {
+            return Err(SetupError::DuplicateKid(entry.key.kid));
+        }
+        self.entries.push(entry);
         Ok(self)
     }
 
-    /// The key for a `kid`. A short linear scan: rings hold a handful of keys.
+    /// The key for a `kid`, whatever its schedule. A short linear scan: rings hold a
+    /// handful of keys.
     pub fn get(&self, kid: &str) -> Option<&Key> {
-        self.keys.iter().find(|key| key.kid == kid)
+        self.entries
+            .iter()
+            .find(|entry| entry.key.kid == kid)
+            .map(|entry| &entry.key)
     }
 
-    /// The active signing key, if this ring can sign.
-    pub fn signing_key(&self) -> Option<&Key> {
-        self.signing.and_then(|index| self.keys.get(index))
+    /// The first key matching `predicate` that is not dropped at `now`.
+    pub(crate) fn find_live(&self, now: u64, predicate: impl Fn(&Key) -> bool) -> Option<&Key> {
+        self.entries
+            .iter()
+            .find(|entry| entry.live_at(now) && predicate(&entry.key))
+            .map(|entry| &entry.key)
     }
 
-    /// Every key, signing key first.
+    /// The key that signs at `now`: of the live keys whose `signs_from` has come, the one
+    /// that came last.
+    pub fn signing_key_at(&self, now: u64) -> Option<&Key> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.live_at(now))
+            .filter_map(|entry| Some((entry.signs_from.filter(|from| *from <= now)?, entry)))
+            .max_by_key(|(from, _)| *from)
+            .map(|(_, entry)| &entry.key)
+    }
+
+    /// Every key, dropped or not, in the order added.
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.keys.iter()
+        self.entries.iter().map(|entry| &entry.key)
     }
 
-    /// The public keys as a JWK Set (empty when every key is HS256).
-    pub fn jwks(&self) -> Jwks {
+    /// Whether no key at all is in the ring.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The public keys not dropped at `now` as a JWK Set (empty when every key is HS256).
+    pub fn jwks_at(&self, now: u64) -> Jwks {
         Jwks {
-            keys: self.keys.iter().filter_map(Key::to_jwk).collect(),
+            keys: self
+                .entries
+                .iter()
+                .filter(|entry| entry.live_at(now))
+                .filter_map(|entry| entry.key.to_jwk())
+                .collect(),
         }
     }
 }
@@ -642,7 +715,7 @@ mod tests {
     #[test]
     fn hs256_keys_are_never_published() {
         let ring = KeyRing::new(Key::hs256("k", SECRET).unwrap()).unwrap();
-        assert!(ring.jwks().keys.is_empty());
+        assert!(ring.jwks_at(0).keys.is_empty());
         assert_eq!(Key::hs256("k", SECRET).unwrap().public_key_pem(), None);
     }
 
@@ -678,8 +751,45 @@ mod tests {
             .unwrap()
             .with_verify_key(previous.to_verify_only().unwrap())
             .unwrap();
-        let listed: Vec<_> = ring.jwks().keys.into_iter().filter_map(|k| k.kid).collect();
+        let listed: Vec<_> = ring
+            .jwks_at(0)
+            .keys
+            .into_iter()
+            .filter_map(|k| k.kid)
+            .collect();
         assert_eq!(listed, kids);
-        assert_eq!(ring.signing_key().unwrap().kid(), kids[0]);
+        assert_eq!(ring.signing_key_at(0).unwrap().kid(), kids[0]);
+    }
+
+    /// next → active → retired → dropped, by the clock alone.
+    #[test]
+    fn scheduled_keys_take_over_and_drop_on_time() {
+        let first = Key::generate(Algorithm::EdDSA).unwrap().key;
+        let second = Key::generate(Algorithm::EdDSA).unwrap().key;
+        let kids = [first.kid().to_owned(), second.kid().to_owned()];
+        let ring = KeyRing::empty()
+            .with_scheduled_key(first, 100, Some(500))
+            .unwrap()
+            .with_scheduled_key(second, 200, None)
+            .unwrap();
+        let signer = |now| ring.signing_key_at(now).map(|key| key.kid().to_owned());
+        let published = |now| ring.jwks_at(now).keys.len();
+        assert_eq!(
+            signer(99),
+            None,
+            "nothing signs before the first key's time"
+        );
+        assert_eq!(signer(100).as_ref(), Some(&kids[0]));
+        assert_eq!(signer(199).as_ref(), Some(&kids[0]), "the second is next");
+        assert_eq!(published(199), 2, "next keys are published");
+        assert_eq!(signer(200).as_ref(), Some(&kids[1]), "the first retires");
+        assert_eq!(published(499), 2, "retired keys are still published");
+        assert_eq!(published(500), 1, "dropped");
+        assert!(ring.find_live(499, |key| key.kid() == kids[0]).is_some());
+        assert!(ring.find_live(500, |key| key.kid() == kids[0]).is_none());
+        assert!(
+            ring.get(&kids[0]).is_some(),
+            "still held, only no longer used"
+        );
     }
 }

@@ -27,7 +27,7 @@ pub use claims::{Audience, Claims, ClaimsBuilder, Subject, ROLE_ADMIN, ROLE_SERV
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};
 pub use keys::{generate_hmac_secret, GeneratedKey, Jwk, Jwks, Key, KeyRing};
-pub use verify::{Validation, Verifier, VerifyError};
+pub use verify::{KeySource, Validation, Verifier, VerifyError};
 
 /// The JWS `typ` of Tessera access tokens (RFC 9068 §2.1).
 pub const TOKEN_TYPE: &str = "at+jwt";

@@ -5,9 +5,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::{ArcSwap, Guard};
 use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
@@ -148,9 +151,20 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
-/// Verifies access tokens against a key ring. Built once at start-up and shared.
+/// Where a [`Verifier`] can learn keys it does not hold yet: a resource server's JWKS
+/// fetcher. The actix extractor asks it once when a token names an unknown `kid`, then
+/// verifies again with whatever ring the verifier has by then.
+pub trait KeySource: Send + Sync + 'static {
+    /// Tries to learn new keys; `true` when the verifier's ring may have changed since the
+    /// call began. Must bound its own rate: forged `kid`s arrive at an attacker's pace.
+    fn unknown_kid(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
+}
+
+/// Verifies access tokens against a key ring. Built once at start-up and shared; the ring
+/// can be replaced while requests run ([`Verifier::replace_keys`]: a reloaded key set, a
+/// fetched JWKS), and each verification reads one ring from start to end.
 pub struct Verifier {
-    keys: KeyRing,
+    keys: ArcSwap<KeyRing>,
     issuer: String,
     audiences: Vec<String>,
     leeway: u64,
@@ -161,7 +175,7 @@ pub struct Verifier {
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &self.keys)
+            .field("keys", &self.keys.load())
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
             .field("leeway", &self.leeway)
@@ -196,7 +210,9 @@ impl<'de> Deserialize<'de> for Present {
 }
 
 impl Verifier {
-    /// A verifier over `keys` enforcing `validation`, reading time from `clock`.
+    /// A verifier over `keys` enforcing `validation`, reading time from `clock`. Without
+    /// [`Validation::algorithms`] the allow-list is the algorithms of `keys`, fixed here:
+    /// keys swapped in later never widen it.
     pub fn new(
         keys: KeyRing,
         validation: Validation,
@@ -215,7 +231,7 @@ impl Verifier {
             .algorithms
             .unwrap_or_else(|| keys.keys().map(Key::alg).collect());
         Ok(Verifier {
-            keys,
+            keys: ArcSwap::from_pointee(keys),
             issuer: validation.issuer,
             audiences: validation.audiences,
             leeway: validation.leeway.as_secs(),
@@ -224,9 +240,14 @@ impl Verifier {
         })
     }
 
-    /// The key ring (the issuer signs with it).
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
+    /// The current key ring (the issuer signs with it).
+    pub fn keys(&self) -> Guard<Arc<KeyRing>> {
+        self.keys.load()
+    }
+
+    /// Verifies with `keys` from now on; verifications under way finish with the old ring.
+    pub fn replace_keys(&self, keys: KeyRing) {
+        self.keys.store(Arc::new(keys));
     }
 
     /// Verifies a compact JWS access token and returns its claims.
@@ -242,7 +263,9 @@ impl Verifier {
             return Err(VerifyError::Malformed);
         }
 
-        let key = self.key_for(header)?;
+        let now = self.clock.now();
+        let ring = self.keys.load();
+        let key = self.key_for(&ring, header, now)?;
 
         let mut buf = [0u8; DECODE_BUF_LEN];
         let signature = decode(signature, &mut buf)?;
@@ -251,17 +274,23 @@ impl Verifier {
         }
 
         let claims: Claims = parse_object(decode(payload, &mut buf)?).ok_or(VerifyError::Claims)?;
-        self.check_claims(&claims)?;
+        self.check_claims(&claims, now)?;
         Ok(claims)
     }
 
-    /// Header checks, ending with the key the token names and must be signed with.
-    fn key_for(&self, encoded: &str) -> Result<&Key, VerifyError> {
+    /// Header checks, ending with the key the token names and must be signed with (a
+    /// key dropped from `ring` at `now` is as unknown as one never there).
+    fn key_for<'r>(
+        &self,
+        ring: &'r KeyRing,
+        encoded: &str,
+        now: u64,
+    ) -> Result<&'r Key, VerifyError> {
         // Fast path: byte-for-byte the header one of our keys writes. It names that key,
         // that key's algorithm, `typ: at+jwt` and no `crit`, so every header check below
         // would pass; only the allow-list is left to apply. Other spellings of the same
         // header take the full path and reach the same answer.
-        if let Some(key) = self.keys.keys().find(|key| key.encoded_header() == encoded) {
+        if let Some(key) = ring.find_live(now, |key| key.encoded_header() == encoded) {
             return match self.algorithms.contains(&key.alg()) {
                 true => Ok(key),
                 false => Err(VerifyError::AlgNotAllowed),
@@ -283,7 +312,9 @@ impl Verifier {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::MissingKid)?;
-        let key = self.keys.get(&kid).ok_or(VerifyError::UnknownKid)?;
+        let key = ring
+            .find_live(now, |key| key.kid() == kid)
+            .ok_or(VerifyError::UnknownKid)?;
         if key.alg() != alg {
             return Err(VerifyError::AlgMismatch);
         }
@@ -291,14 +322,13 @@ impl Verifier {
     }
 
     /// Time, issuer and audience checks on claims whose signature already verified.
-    fn check_claims(&self, claims: &Claims) -> Result<(), VerifyError> {
+    fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
         if [&claims.sub, &claims.sid, &claims.jti]
             .iter()
             .any(|s| s.is_empty())
         {
             return Err(VerifyError::Claims);
         }
-        let now = self.clock.now();
         let latest = now.saturating_add(self.leeway);
         if now >= claims.exp.saturating_add(self.leeway) {
             return Err(VerifyError::Expired);
