@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make keys`: the secrets docker-compose.yml reads from keys/ — `jwt-secret` (the HS256
-# signing secret both services share) and `redis-password`. Idempotent: an existing file
-# is kept, never overwritten (rotating the JWT secret logs everyone out).
+# signing secret both services share) and `redis-password` — plus `refresh-secret` and the
+# asymmetric key set `signing/` (AUTH__JWT__KEYS_DIR for the eddsa/es256 modes; made by
+# `auth-service keys generate`, private keys 0600; KEYS_ALG=es256 for P-256). Idempotent:
+# an existing file or set is kept, never overwritten (rotating the JWT secret logs everyone
+# out; the key set rotates with `auth-service keys rotate`).
 #
 # Modes: keys/ is 0700, so nobody else on the host can reach the files; the files are
 # 0644 because docker-compose mounts file secrets with the host file's owner and mode, and
@@ -26,3 +29,18 @@ secret() {
 
 secret jwt-secret
 secret redis-password
+secret refresh-secret
+
+# The key set, by the auth-service binary itself: the one already built, else cargo.
+if [[ -e $dir/signing/keyset.json ]]; then
+  echo "keys: keeping $dir/signing"
+else
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  bin=$(ls -t "$root"/target/{release,debug}/auth-service 2>/dev/null | head -n1 || true)
+  if [[ -z $bin ]]; then
+    cargo build --quiet --manifest-path "$root/Cargo.toml" -p auth-service
+    bin=$root/target/debug/auth-service
+  fi
+  out=$(env -u AUTH__JWT__KEYS_DIR "$bin" keys generate --alg "${KEYS_ALG:-eddsa}" --dir "$dir/signing")
+  echo "keys: ${out%%$'\n'*}"
+fi

@@ -244,7 +244,7 @@ impl Settings {
         } else {
             60
         };
-        let rules: [(bool, &str); 7] = [
+        let rules: [(bool, &str); 8] = [
             (
                 (min_ttl..=3600).contains(&self.access_ttl_secs),
                 "AUTH__ACCESS_TTL_SECS must be 60 to 3600 (1 to 60 minutes; dev mode: from 2)",
@@ -277,6 +277,12 @@ impl Settings {
                     && self.purge.max_backoff_secs >= self.purge.backoff_secs,
                 "AUTH__PURGE__POLL_SECS and AUTH__PURGE__BACKOFF_SECS must be positive, \
                  AUTH__PURGE__MAX_BACKOFF_SECS at least AUTH__PURGE__BACKOFF_SECS",
+            ),
+            (
+                (1..=3600).contains(&self.jwt.keys_reload_secs)
+                    && self.jwt.jwks_max_age_secs <= 86_400,
+                "AUTH__JWT__KEYS_RELOAD_SECS must be 1 to 3600, \
+                 AUTH__JWT__JWKS_MAX_AGE_SECS at most 86400",
             ),
         ];
         match rules.iter().find(|(ok, _)| !ok) {

@@ -13,6 +13,7 @@
 //! - [`browser`]: cookie transport of the refresh token and its CSRF checks.
 //! - [`error`]: [`error::ApiError`], the JSON error of every handler.
 //! - [`purge`]: deleting a deleted account's tasks, durably, with retries.
+//! - [`signing_keys`]: reloading the rotating key set in a running instance.
 //! - [`admin`]: the `users grant-admin` / `revoke-admin` commands.
 
 pub mod admin;
@@ -25,6 +26,7 @@ pub mod purge;
 pub mod refresh;
 pub mod routes;
 pub mod sessions;
+pub mod signing_keys;
 pub mod startup;
 pub mod store;
 

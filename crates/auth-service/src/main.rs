@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
 
-use auth_core::{Algorithm, Key};
-use auth_service::{admin, oauth, Application, Settings};
+use auth_core::{Algorithm, Clock, SystemClock};
+use auth_service::{admin, oauth, signing_keys, Application, Settings};
 use clap::{Parser, Subcommand};
+use service_kit::keyset::{self, Manifest, Rotated};
 
 /// Tessera's auth-service. Configuration: built-in defaults, then `--config`, then
 /// `AUTH__*` environment variables (see the README).
@@ -37,7 +39,7 @@ enum Command {
         #[command(subcommand)]
         action: ClientsCommand,
     },
-    /// Signing keys for the `eddsa` and `es256` modes.
+    /// The rotating signing-key set of the `eddsa` and `es256` modes.
     Keys {
         #[command(subcommand)]
         action: KeysCommand,
@@ -46,15 +48,37 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Write a new key pair into DIR: `<alg>-<kid>-private.pem` (0600, for the
-    /// auth-service) and `<alg>-<kid>-public.pem` (for resource servers). Never overwrites.
+    /// Create a key set in DIR: `keyset.json` plus the first key, signing from now —
+    /// `<kid>.pem` (private, 0600) and `<kid>.pub.pem` (public). Refuses an existing set.
     Generate {
         /// `eddsa` (Ed25519) or `es256` (P-256).
         #[arg(long, value_parser = ["eddsa", "es256"])]
         alg: String,
-        /// Where to write the files.
-        #[arg(long, default_value = "keys")]
-        dir: PathBuf,
+        /// The key-set directory (default: AUTH__JWT__KEYS_DIR, else `keys/signing`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// One rotation step: delete the keys whose time is up, then (unless a key is already
+    /// waiting) publish a new key that signs after --lead seconds and schedule the current
+    /// one to be dropped once its tokens have expired. Safe to run from cron.
+    Rotate {
+        /// The key-set directory (default: AUTH__JWT__KEYS_DIR, else `keys/signing`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Seconds between publishing the new key and signing with it (default and least:
+        /// AUTH__JWT__JWKS_MAX_AGE_SECS + AUTH__JWT__KEYS_RELOAD_SECS + 60).
+        #[arg(long)]
+        lead: Option<u64>,
+        /// A key is compromised: sign with a new key at once and delete every other key.
+        /// Access tokens signed before stop verifying; clients refresh.
+        #[arg(long)]
+        emergency: bool,
+    },
+    /// Show each key of the set and its state now.
+    Status {
+        /// The key-set directory (default: AUTH__JWT__KEYS_DIR, else `keys/signing`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -103,30 +127,69 @@ async fn main() -> ExitCode {
         Command::Clients {
             action: ClientsCommand::New { id, scopes },
         } => new_client(&id, scopes),
-        Command::Keys {
-            action: KeysCommand::Generate { alg, dir },
-        } => generate_key(&alg, &dir),
+        Command::Keys { action } => keys(&settings, action),
     }
 }
 
-fn generate_key(alg: &str, dir: &Path) -> ExitCode {
-    let (alg, mode) = match alg {
-        "eddsa" => (Algorithm::EdDSA, "eddsa"),
-        _ => (Algorithm::ES256, "es256"),
+fn keys(settings: &Settings, action: KeysCommand) -> ExitCode {
+    let dir_or_default = |dir: Option<PathBuf>| {
+        dir.or_else(|| settings.jwt.keys_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("keys/signing"))
     };
-    match write_key_pair(alg, dir) {
-        Ok((private, public, kid)) => {
-            println!("kid {kid}");
-            println!(
-                "auth-service:   AUTH__JWT__ALGORITHM={mode} AUTH__JWT__PRIVATE_KEY_FILE={}",
-                private.display()
-            );
-            println!(
-                "resource server: TASKS__JWT__ALGORITHM={mode} TASKS__JWT__PUBLIC_KEY_FILES={}",
-                public.display()
-            );
-            ExitCode::SUCCESS
+    let now = SystemClock.now();
+    let result = match action {
+        KeysCommand::Generate { alg, dir } => {
+            let (alg, mode) = match alg.as_str() {
+                "eddsa" => (Algorithm::EdDSA, "eddsa"),
+                _ => (Algorithm::ES256, "es256"),
+            };
+            let dir = dir_or_default(dir);
+            keyset::generate(&dir, alg, now).map(|first| {
+                println!("key set created in {}: {} signs from now", dir.display(), first.kid);
+                println!("auth-service:    AUTH__JWT__ALGORITHM={mode} AUTH__JWT__KEYS_DIR={}", dir.display());
+                println!("resource server: TASKS__JWT__ALGORITHM={mode} TASKS__JWT__JWKS_URL=<auth-service>/.well-known/jwks.json");
+                println!(
+                    "                 (or TASKS__JWT__PUBLIC_KEY_FILES={})",
+                    dir.join(keyset::public_file(&first.kid)).display()
+                );
+            })
         }
+        KeysCommand::Rotate {
+            dir,
+            lead,
+            emergency,
+        } => {
+            let dir = dir_or_default(dir);
+            let timing = signing_keys::timing(settings, lead);
+            set_algorithm(&dir)
+                .and_then(|alg| keyset::rotate(&dir, alg, now, timing, emergency))
+                .map(|rotated| {
+                    match rotated {
+                        Rotated::Scheduled(key) if emergency => {
+                            println!("{} signs now; every other key is deleted", key.kid);
+                        }
+                        Rotated::Scheduled(key) => println!(
+                            "{} is published and signs from {} (in {}s)",
+                            key.kid,
+                            time(key.signs_from),
+                            key.signs_from.saturating_sub(now)
+                        ),
+                        Rotated::AlreadyPending(key) => println!(
+                            "{} already waits to sign from {}: nothing to rotate",
+                            key.kid,
+                            time(key.signs_from)
+                        ),
+                    }
+                    print_status(&dir, now);
+                })
+        }
+        KeysCommand::Status { dir } => {
+            let dir = dir_or_default(dir);
+            set_algorithm(&dir).map(|_| print_status(&dir, now))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("auth-service: {err}");
             ExitCode::FAILURE
@@ -134,37 +197,34 @@ fn generate_key(alg: &str, dir: &Path) -> ExitCode {
     }
 }
 
-/// Writes a fresh key pair; the private file is created 0600 and never replaces a file.
-fn write_key_pair(alg: Algorithm, dir: &Path) -> Result<(PathBuf, PathBuf, String), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+/// The algorithm of the key set in `dir`.
+fn set_algorithm(dir: &Path) -> Result<Algorithm, keyset::KeySetError> {
+    let manifest = Manifest::read(dir)?.ok_or_else(|| keyset::KeySetError::Missing(dir.into()))?;
+    Algorithm::from_name(&manifest.alg).ok_or_else(|| keyset::KeySetError::Manifest {
+        path: dir.join(keyset::MANIFEST),
+        reason: format!("unknown algorithm {:?}", manifest.alg),
+    })
+}
 
-    let generated = Key::generate(alg).map_err(|err| err.to_string())?;
-    let kid = generated.key.kid().to_owned();
-    let public_pem = generated.key.public_key_pem().ok_or("no public half")?;
-    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let stem = format!(
-        "{}-{}",
-        alg.name().to_ascii_lowercase(),
-        &kid[..12.min(kid.len())]
-    );
-    let private = dir.join(format!("{stem}-private.pem"));
-    let public = dir.join(format!("{stem}-public.pem"));
-    for (path, text, mode) in [
-        (&private, &generated.private_pem, 0o600),
-        (&public, &public_pem, 0o644),
-    ] {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(path)
-            .map_err(|err| format!("{}: {err}", path.display()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|err| format!("{}: {err}", path.display()))?;
+fn print_status(dir: &Path, now: u64) {
+    let Ok(Some(manifest)) = Manifest::read(dir) else {
+        return;
+    };
+    println!("{:<44} {:<8} {:<21} drop at", "kid", "state", "signs from");
+    for (key, state) in manifest.states(now) {
+        println!(
+            "{:<44} {:<8} {:<21} {}",
+            key.kid,
+            state.to_string(),
+            time(key.signs_from),
+            key.drop_at.map(time).unwrap_or_else(|| "-".to_owned())
+        );
     }
-    Ok((private, public, kid))
+}
+
+/// Unix seconds as RFC 3339 UTC.
+fn time(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
 fn new_client(id: &str, scopes: Vec<String>) -> ExitCode {

@@ -85,6 +85,7 @@ impl Application {
             );
         }
         crate::purge::spawn_poller(state.clone().into_inner());
+        crate::signing_keys::spawn_reloader(state.clone().into_inner());
         let verifier = web::Data::from(state.verifier.clone());
 
         let listen = state.settings.listen.clone();
@@ -129,7 +130,13 @@ impl Application {
 /// Everything the handlers share, from settings.
 pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     settings.check().map_err(StartupError::Config)?;
-    let keys = key_ring(&settings.jwt, ENV_PREFIX, Role::Issuer, settings.dev)?;
+    let keys = key_ring(
+        &settings.jwt,
+        ENV_PREFIX,
+        Role::Issuer,
+        settings.dev,
+        clock.now(),
+    )?;
     let refresh_secret = settings.refresh_secret()?;
     let verifier = Arc::new(Verifier::new(
         keys,

@@ -1,14 +1,17 @@
 //! The key ring a service verifies (and the auth-service signs) with, from its `jwt`
 //! settings. `hs256`: the shared secret under the rules of [`crate::secret`]. `eddsa` /
-//! `es256`: the auth-service signs with its private key file and also publishes and accepts
-//! the public key files (earlier keys); a resource server holds public key files only and
-//! refuses a secret or a private key, so it never has the means to mint tokens.
+//! `es256`: the auth-service signs with its rotating key set (`KEYS_DIR`, see
+//! [`crate::keyset`]) or a single private key file, and also publishes and accepts the
+//! public key files (earlier keys); a resource server holds public key files or fetches
+//! the JWKS, and refuses a secret or a private key, so it never has the means to mint
+//! tokens.
 
 use std::path::{Path, PathBuf};
 
 use auth_core::{Key, KeyRing, SetupError};
 use thiserror::Error;
 
+use crate::keyset::{self, KeySetError};
 use crate::secret::{self, SecretError};
 use crate::settings::{JwtSettings, SigningMode};
 
@@ -48,14 +51,18 @@ pub enum KeyError {
     Invalid { path: PathBuf, source: SetupError },
     #[error(transparent)]
     Ring(#[from] SetupError),
+    #[error("AUTH__JWT__KEYS_DIR: {0}")]
+    KeySet(#[from] KeySetError),
 }
 
-/// The key ring for `role` from `jwt` (`prefix`: `AUTH`, `TASKS`, for messages).
+/// The key ring for `role` from `jwt` at `now` (`prefix`: `AUTH`, `TASKS`, for messages).
+/// A resource server with a JWKS URL gets an empty ring, for [`crate::jwks`] to fill.
 pub fn key_ring(
     jwt: &JwtSettings,
     prefix: &str,
     role: Role,
     dev: bool,
+    now: u64,
 ) -> Result<KeyRing, KeyError> {
     let misplaced = |setting, why| KeyError::Misplaced {
         prefix: prefix.to_owned(),
@@ -78,6 +85,15 @@ pub fn key_ring(
                     "HS256 verifies with the shared secret",
                 ));
             }
+            if jwt.keys_dir.is_some() {
+                return Err(misplaced("KEYS_DIR", "HS256 signs with the shared secret"));
+            }
+            if jwt.jwks_url.is_some() {
+                return Err(misplaced(
+                    "JWKS_URL",
+                    "HS256 keys are secret and never published",
+                ));
+            }
             let setting = format!("{prefix}__JWT__SECRET");
             Ok(KeyRing::new(secret::hs256_key(
                 &jwt.secret_source(&setting, dev),
@@ -97,30 +113,64 @@ pub fn key_ring(
                     read(path).and_then(|pem| parsed(path, Key::from_public_pem(alg, &pem)))
                 })
                 .collect::<Result<Vec<Key>, KeyError>>()?;
-            match (role, &jwt.private_key_file) {
-                (Role::Issuer, Some(path)) => {
-                    let signing = parsed(path, Key::from_private_pem(alg, &read(path)?))?;
-                    let mut ring = KeyRing::new(signing)?;
+            match role {
+                Role::Issuer => {
+                    if jwt.jwks_url.is_some() {
+                        return Err(misplaced(
+                            "JWKS_URL",
+                            "the auth-service publishes the JWKS; it never fetches one",
+                        ));
+                    }
+                    let mut ring = match (&jwt.private_key_file, &jwt.keys_dir) {
+                        (Some(path), None) => {
+                            KeyRing::new(parsed(path, Key::from_private_pem(alg, &read(path)?))?)?
+                        }
+                        (None, Some(dir)) => keyset::load_ring(dir, alg, now)?,
+                        (Some(_), Some(_)) => {
+                            return Err(misplaced(
+                                "PRIVATE_KEY_FILE",
+                                "KEYS_DIR holds the signing keys; set one of the two",
+                            ))
+                        }
+                        (None, None) => {
+                            return Err(KeyError::Missing {
+                                prefix: prefix.to_owned(),
+                                setting: "KEYS_DIR (or PRIVATE_KEY_FILE)",
+                                mode: jwt.algorithm,
+                            })
+                        }
+                    };
                     for key in public {
                         ring = ring.with_verify_key(key)?;
                     }
                     Ok(ring)
                 }
-                (Role::Issuer, None) => Err(KeyError::Missing {
-                    prefix: prefix.to_owned(),
-                    setting: "PRIVATE_KEY_FILE",
-                    mode: jwt.algorithm,
-                }),
-                (Role::Verifier, Some(_)) => Err(misplaced(
-                    "PRIVATE_KEY_FILE",
-                    "a resource server holds public keys only",
-                )),
-                (Role::Verifier, None) if public.is_empty() => Err(KeyError::Missing {
-                    prefix: prefix.to_owned(),
-                    setting: "PUBLIC_KEY_FILES",
-                    mode: jwt.algorithm,
-                }),
-                (Role::Verifier, None) => Ok(KeyRing::verify_only(public)?),
+                Role::Verifier => {
+                    if jwt.private_key_file.is_some() || jwt.keys_dir.is_some() {
+                        let setting = match jwt.keys_dir {
+                            Some(_) => "KEYS_DIR",
+                            None => "PRIVATE_KEY_FILE",
+                        };
+                        return Err(misplaced(
+                            setting,
+                            "a resource server holds public keys only",
+                        ));
+                    }
+                    match (public.is_empty(), &jwt.jwks_url) {
+                        (false, Some(_)) => Err(misplaced(
+                            "JWKS_URL",
+                            "set either PUBLIC_KEY_FILES or JWKS_URL, not both",
+                        )),
+                        (true, None) => Err(KeyError::Missing {
+                            prefix: prefix.to_owned(),
+                            setting: "PUBLIC_KEY_FILES (or JWKS_URL)",
+                            mode: jwt.algorithm,
+                        }),
+                        // Filled by the JWKS fetcher (`crate::jwks`).
+                        (true, Some(_)) => Ok(KeyRing::empty()),
+                        (false, None) => Ok(KeyRing::verify_only(public)?),
+                    }
+                }
             }
         }
     }
@@ -175,10 +225,10 @@ mod tests {
                 public_key_files: vec![public.clone()],
                 ..JwtSettings::default()
             };
-            let signing = key_ring(&issuer, "AUTH", Role::Issuer, false).unwrap();
-            let checking = key_ring(&verifier, "TASKS", Role::Verifier, false).unwrap();
+            let signing = key_ring(&issuer, "AUTH", Role::Issuer, false, 0).unwrap();
+            let checking = key_ring(&verifier, "TASKS", Role::Verifier, false, 0).unwrap();
             assert!(
-                checking.signing_key().is_none(),
+                checking.signing_key_at(u64::MAX).is_none(),
                 "a resource server cannot sign"
             );
             let clock = ManualClock::starting_now();
@@ -188,7 +238,7 @@ mod tests {
             let token = signing.sign(&claims).unwrap();
             let verify = Verifier::new(checking, verifier.validation(), Arc::new(clock)).unwrap();
             assert_eq!(verify.verify(&token).unwrap().sub, "u");
-            assert_eq!(signing.jwks().keys.len(), 1, "published");
+            assert_eq!(signing.jwks_at(0).keys.len(), 1, "published");
 
             // Misplaced material is refused, naming the setting.
             let err = key_ring(
@@ -199,6 +249,7 @@ mod tests {
                 "TASKS",
                 Role::Verifier,
                 false,
+                0,
             )
             .unwrap_err();
             assert!(
@@ -213,6 +264,7 @@ mod tests {
                 "TASKS",
                 Role::Verifier,
                 false,
+                0,
             )
             .unwrap_err();
             assert!(err.to_string().contains("TASKS__JWT__SECRET"), "{err}");
@@ -224,10 +276,12 @@ mod tests {
                 "TASKS",
                 Role::Verifier,
                 false,
+                0,
             )
             .unwrap_err();
             assert!(
-                err.to_string().contains("PUBLIC_KEY_FILES is required"),
+                err.to_string()
+                    .contains("PUBLIC_KEY_FILES (or JWKS_URL) is required"),
                 "{err}"
             );
             // A key of the other algorithm does not load.
@@ -243,6 +297,7 @@ mod tests {
                 "AUTH",
                 Role::Issuer,
                 false,
+                0,
             )
             .unwrap_err();
             assert!(matches!(err, KeyError::Invalid { .. }), "{err}");

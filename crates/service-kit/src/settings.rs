@@ -99,6 +99,25 @@ pub struct JwtSettings {
     /// only: what a resource server verifies with; at the auth-service, earlier keys it
     /// still publishes and accepts while their tokens live.
     pub public_key_files: Vec<PathBuf>,
+    /// The auth-service's rotating key set (`AUTH__JWT__KEYS_DIR`), `eddsa`/`es256` only,
+    /// instead of `private_key_file`: see [`crate::keyset`].
+    pub keys_dir: Option<PathBuf>,
+    /// How often each auth-service instance re-reads the key set, in seconds
+    /// (`AUTH__JWT__KEYS_RELOAD_SECS`).
+    pub keys_reload_secs: u64,
+    /// `Cache-Control: max-age` of the auth-service's JWKS, in seconds
+    /// (`AUTH__JWT__JWKS_MAX_AGE_SECS`); rotations publish new keys at least this long
+    /// (plus the reload interval and a minute) before they sign.
+    pub jwks_max_age_secs: u64,
+    /// A resource server's source of public keys instead of `public_key_files`
+    /// (`TASKS__JWT__JWKS_URL`, e.g. `http://auth:8081/.well-known/jwks.json`).
+    pub jwks_url: Option<String>,
+    /// Longest time between background JWKS fetches, in seconds; the JWKS's own
+    /// `max-age` shortens it (`TASKS__JWT__JWKS_REFRESH_SECS`).
+    pub jwks_refresh_secs: u64,
+    /// Least time between JWKS fetches caused by unknown `kid`s, in seconds; also the
+    /// retry delay after a failed fetch (`TASKS__JWT__JWKS_MIN_INTERVAL_SECS`).
+    pub jwks_min_interval_secs: u64,
     /// HS256 shared secret (`…__JWT__SECRET`), at least 32 bytes.
     pub secret: Option<SecretString>,
     /// File holding the secret (`…__JWT__SECRET_FILE`), e.g. a Docker secret.
@@ -117,6 +136,12 @@ impl Default for JwtSettings {
             algorithm: SigningMode::Hs256,
             private_key_file: None,
             public_key_files: Vec::new(),
+            keys_dir: None,
+            keys_reload_secs: 10,
+            jwks_max_age_secs: 300,
+            jwks_url: None,
+            jwks_refresh_secs: 300,
+            jwks_min_interval_secs: 30,
             secret: None,
             secret_file: None,
             issuer: "tessera".to_owned(),

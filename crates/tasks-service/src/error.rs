@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 503 `store_unavailable`.
     #[error("the task store is unavailable, try again shortly")]
     StoreUnavailable(#[source] StoreError),
+    /// 503 `keys_unavailable` (readiness only): no keys fetched from the JWKS yet.
+    #[error("no verification keys fetched from TASKS__JWT__JWKS_URL yet")]
+    KeysUnavailable,
     /// 401 / 403 from authentication.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -41,6 +44,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::TaskLimit => "task_limit",
             ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::KeysUnavailable => "keys_unavailable",
             ApiError::Auth(err) => err.code(),
         }
     }
@@ -61,7 +65,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TaskLimit => StatusCode::CONFLICT,
-            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(_) | ApiError::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Auth(err) => err.status_code(),
         }
     }

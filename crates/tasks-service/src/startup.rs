@@ -8,8 +8,9 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{http, web, App, HttpServer};
-use auth_core::{Clock, SetupError, SystemClock, Verifier};
+use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
 use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::jwks::{JwksError, RemoteKeys};
 use service_kit::keys::{key_ring, KeyError, Role};
 use service_kit::redis::{RedisConn, RedisSetupError};
 use thiserror::Error;
@@ -30,6 +31,8 @@ pub enum StartupError {
     #[error("invalid JWT settings (TASKS__JWT__*): {0}")]
     Jwt(#[from] SetupError),
     #[error(transparent)]
+    Jwks(#[from] JwksError),
+    #[error(transparent)]
     Redis(#[from] RedisSetupError),
     #[error("cannot listen on {address} (TASKS__LISTEN): {source}")]
     Bind {
@@ -38,6 +41,12 @@ pub enum StartupError {
     },
     #[error("server error: {0}")]
     Server(#[from] std::io::Error),
+}
+
+/// What `/readyz` checks besides the store: the keys, when they are fetched.
+#[derive(Debug)]
+pub struct Readiness {
+    pub keys: Option<Arc<RemoteKeys>>,
 }
 
 /// A bound, not yet running, tasks-service.
@@ -65,8 +74,28 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
-        let keys = key_ring(&settings.jwt, ENV_PREFIX, Role::Verifier, settings.dev)?;
-        let verifier = web::Data::new(Verifier::new(keys, settings.jwt.validation(), clock)?);
+        let keys = key_ring(
+            &settings.jwt,
+            ENV_PREFIX,
+            Role::Verifier,
+            settings.dev,
+            clock.now(),
+        )?;
+        let verifier = Arc::new(Verifier::new(
+            keys,
+            settings.jwt.validation(),
+            clock.clone(),
+        )?);
+        let remote = RemoteKeys::new(&settings.jwt, verifier.clone(), clock)?.map(Arc::new);
+        if let Some(remote) = &remote {
+            remote.fetch_at_start().await;
+            remote.clone().spawn_refresher();
+        }
+        let readiness = web::Data::new(Readiness {
+            keys: remote.clone(),
+        });
+        let key_source = remote.map(|remote| web::Data::from(remote as Arc<dyn KeySource>));
+        let verifier = web::Data::from(verifier);
         let store = web::Data::from(task_store(&settings)?);
 
         let listener =
@@ -82,7 +111,14 @@ impl Application {
                 .wrap(from_fn(request_id_header))
                 .wrap(TracingLogger::<RootSpan>::new())
                 .app_data(verifier.clone())
+                .app_data(readiness.clone())
                 .app_data(store.clone())
+                .configure(|config| {
+                    // By type: registered only when there is a source to ask.
+                    if let Some(source) = &key_source {
+                        config.app_data(source.clone());
+                    }
+                })
                 .configure(input_config)
                 .configure(routes::configure)
                 .default_service(web::to(not_found))

@@ -7,9 +7,6 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::sessions::AppState;
 
-/// How long resource servers may cache the JWKS.
-const JWKS_MAX_AGE_SECS: u32 = 300;
-
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -19,12 +16,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }
 
-/// The public verification keys; an empty set while signing with an HS256 secret.
+/// The public verification keys (next, active and retired); an empty set while signing
+/// with an HS256 secret. Cacheable for `AUTH__JWT__JWKS_MAX_AGE_SECS`, which key rotations
+/// wait out (plus the reload interval) before a new key signs.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let max_age = state.settings.jwt.jwks_max_age_secs;
     HttpResponse::Ok()
-        .insert_header((
-            CACHE_CONTROL,
-            format!("public, max-age={JWKS_MAX_AGE_SECS}"),
-        ))
-        .json(state.verifier.keys().jwks())
+        .insert_header((CACHE_CONTROL, format!("public, max-age={max_age}")))
+        .json(state.verifier.keys().jwks_at(state.clock.now()))
 }

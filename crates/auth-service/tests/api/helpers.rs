@@ -162,3 +162,16 @@ pub fn token<'a>(body: &'a Value, field: &str) -> &'a str {
         .as_str()
         .unwrap_or_else(|| panic!("no {field} in {body}"))
 }
+
+/// The `kid` in a compact JWS header.
+pub fn kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

@@ -9,6 +9,7 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod helpers;
+mod key_rotation;
 mod lifecycle;
 mod oauth;
 mod oauth2_client;

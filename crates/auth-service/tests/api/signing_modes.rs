@@ -7,13 +7,11 @@ use std::sync::Arc;
 
 use auth_core::{Algorithm, ClaimsBuilder, Key, KeyRing, ManualClock};
 use auth_service::Settings;
-use base64::Engine;
 use reqwest::StatusCode;
 use secrecy::SecretString;
-use serde_json::Value;
 use service_kit::settings::SigningMode;
 
-use crate::helpers::{json_ok, spawn_on, test_settings, SECRET};
+use crate::helpers::{json_ok, kid, spawn_on, test_settings, SECRET};
 
 const REFRESH_SECRET: &str = "refresh-successor-secret-0123456789abcdef";
 
@@ -28,18 +26,6 @@ fn asymmetric(settings: &mut Settings, mode: SigningMode, private: PathBuf) {
     settings.jwt.secret = None;
     settings.jwt.private_key_file = Some(private);
     settings.refresh.secret = Some(SecretString::from(REFRESH_SECRET));
-}
-
-/// The `kid` in a compact JWS header.
-fn kid(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .unwrap();
-    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

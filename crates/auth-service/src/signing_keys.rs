@@ -1,0 +1,74 @@
+//! The rotating key set (`AUTH__JWT__KEYS_DIR`) in a running instance: re-read every
+//! `AUTH__JWT__KEYS_RELOAD_SECS`, so a `keys rotate` on the shared directory reaches every
+//! instance without a restart. State changes (next → active → retired → dropped) need no
+//! reload: they follow from the times in the ring and the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use service_kit::keyset::{self, Manifest, MANIFEST};
+
+use crate::sessions::AppState;
+
+/// The `keys rotate` timing these settings imply.
+pub fn timing(settings: &crate::Settings, lead: Option<u64>) -> keyset::Timing {
+    let jwt = &settings.jwt;
+    let min_lead = jwt.jwks_max_age_secs + jwt.keys_reload_secs + 60;
+    keyset::Timing {
+        lead: lead.unwrap_or(min_lead),
+        min_lead,
+        retain: settings.access_ttl_secs + auth_core::verify::MAX_LEEWAY.as_secs(),
+    }
+}
+
+/// Starts the reloader when a key set is configured.
+pub fn spawn_reloader(state: Arc<AppState>) {
+    let Some(dir) = state.settings.jwt.keys_dir.clone() else {
+        return;
+    };
+    let alg = state.settings.jwt.algorithm.algorithm();
+    let every = Duration::from_secs(state.settings.jwt.keys_reload_secs);
+    tokio::spawn(async move {
+        let mut seen: Option<Vec<u8>> = None;
+        let mut signing: Option<String> = None;
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let now = state.clock.now();
+            match std::fs::read(dir.join(MANIFEST)) {
+                Ok(bytes) if seen.as_ref() != Some(&bytes) => {
+                    match keyset::load_ring(&dir, alg, now) {
+                        Ok(ring) => {
+                            state.verifier.replace_keys(ring);
+                            seen = Some(bytes);
+                            if let Ok(Some(manifest)) = Manifest::read(&dir) {
+                                let states: Vec<String> = manifest
+                                    .states(now)
+                                    .iter()
+                                    .map(|(key, state)| format!("{}={state}", key.kid))
+                                    .collect();
+                                tracing::info!(keys = ?states, "key set loaded");
+                            }
+                        }
+                        // Keep signing with the keys loaded before; try again next tick.
+                        Err(err) => tracing::error!(error = %err, "key set not reloaded"),
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, dir = %dir.display(), "key set unreadable")
+                }
+            }
+            let now_signing = state
+                .verifier
+                .keys()
+                .signing_key_at(now)
+                .map(|key| key.kid().to_owned());
+            if now_signing != signing {
+                tracing::info!(kid = ?now_signing, "signing key");
+                signing = now_signing;
+            }
+        }
+    });
+}
