@@ -8,10 +8,13 @@ A cluster backend supplies the front door's URL and these operations: name the i
 behind an `X-Upstream` address, stop/start one instance (start returns once it is ready),
 kill Redis and start it again (returning once the services are ready again), and identify each service
 process (a pid, a container start time) so the scenario can tell that none restarted.
+A backend whose services sign with a key set may also offer `rotate_keys()`: the scenario
+then rotates the signing key while clients keep calling.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -38,6 +41,9 @@ class Cluster(Protocol):
     def start(self, instance: str) -> None: ...
     def restart_redis(self) -> None: ...  # SIGKILL, then start: a crash, not a shutdown
     def service_identities(self) -> dict[str, str]: ...
+    # Optional: `auth-service keys rotate` on the shared key set; returns the new key's
+    # kid and the Unix time it signs from.
+    # def rotate_keys(self) -> tuple[str, float]: ...
 
 
 class ScenarioFailed(AssertionError):
@@ -296,7 +302,52 @@ def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[P
     phase.finish()
     log(phase.line())
     check(not phase.failures, f"failures: {phase.failures[:5]}")
+
+    rotate = getattr(cluster, "rotate_keys", None)
+    if rotate is not None:
+        phases.append(rotation(cluster, client, sessions[1:], rotate, log))
     return phases
+
+
+def token_kid(token: str) -> str:
+    header = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+
+def rotation(cluster: Cluster, client: Client, sessions: list[Session], rotate, log) -> Phase:
+    """5. The signing key rotates (next → active, the old one retired) while every session
+    keeps refreshing and calling the tasks-service: not one request may fail."""
+    phase = Phase("signing key rotated under load")
+    stop = threading.Event()
+
+    def caller(session: Session) -> None:
+        while not stop.is_set():
+            if not refresh(client, phase, session):
+                return
+            for path in ("/tasks", "/me"):
+                phase.record(f"GET {path}", client.call("GET", path, token=session.access), cluster, (200,))
+            stop.wait(0.1)
+
+    old = token_kid(sessions[0].access)
+    workers = [threading.Thread(target=caller, args=(s,)) for s in sessions]
+    for worker in workers:
+        worker.start()
+    try:
+        new, signs_from = rotate()
+        log(f"  key {new[:12]}… published; it signs in {signs_from - time.time():.0f} s")
+        time.sleep(max(0.0, signs_from - time.time()) + 3)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    phase.finish()
+    log(phase.line())
+    check(not phase.failures, f"requests failed during the key rotation: {phase.failures[:5]}")
+    kids = {token_kid(session.access) for session in sessions}
+    check(kids == {new}, f"access tokens are not signed by the new key {new}: {kids}")
+    published = {key["kid"] for key in client.call("GET", "/.well-known/jwks.json").body.get("keys", [])}
+    check(published == {old, new}, f"the JWKS should hold the new and the retired key: {published}")
+    return phase
 
 
 def summary(phases: list[Phase], seconds: float) -> str:

@@ -6,12 +6,19 @@ with the deployment's own configuration, all on loopback; then the same scenario
 under load, Redis is killed and comes back. Everything stops and is removed at the end;
 the run is bounded by TIME_LIMIT.
 
+Unlike the compose deployment (HS256), the demo signs with EdDSA: the auth instances share
+a key set (AUTH__JWT__KEYS_DIR, made by `auth-service keys generate`) and each tasks
+instance fetches the JWKS of one auth instance (TASKS__JWT__JWKS_URL). The scenario then
+also rotates the signing key with `auth-service keys rotate` while clients keep calling
+(short JWKS max-age so the new key signs about a minute later).
+
 Needs redis-server and nginx (Debian: apt-get install -y redis-server nginx-light).
 With --keep, the cluster stays up after the scenario until Ctrl-C, for a look around.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -31,6 +38,9 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 TIME_LIMIT = 600
 READY_TIMEOUT = 30
 INSTANCES = {"auth-1": "auth", "auth-2": "auth", "tasks-1": "tasks", "tasks-2": "tasks"}
+# Key-set timing: the JWKS may be cached 2 s, instances re-read the set every second, so a
+# rotation's new key signs 2 + 1 + 60 s after it is published.
+KEY_TIMING = {"AUTH__JWT__JWKS_MAX_AGE_SECS": "2", "AUTH__JWT__KEYS_RELOAD_SECS": "1"}
 
 
 def find(binary: str) -> str:
@@ -48,8 +58,21 @@ class LocalCluster:
         self.processes: dict[str, subprocess.Popen] = {}
         self.redis_password = secrets.token_urlsafe(32)
         (work / "redis-password").write_text(self.redis_password)
-        (work / "jwt-secret").write_text(secrets.token_urlsafe(48))
+        (work / "refresh-secret").write_text(secrets.token_urlsafe(48))
         (work / "redis").mkdir()
+        self.keys = work / "signing"
+        self.auth_command("keys", "generate", "--alg", "eddsa", "--dir", str(self.keys))
+
+    def auth_command(self, *args: str) -> str:
+        env = dict(os.environ, AUTH__JWT__KEYS_DIR=str(self.keys), **KEY_TIMING)
+        return subprocess.run([str(TARGET / "release" / "auth-service"), *args], env=env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def rotate_keys(self) -> tuple[str, float]:
+        self.auth_command("keys", "rotate")
+        manifest = json.loads((self.keys / "keyset.json").read_text())
+        newest = max(manifest["keys"], key=lambda key: key["signs_from"])
+        return newest["kid"], float(newest["signs_from"])
 
     def spawn(self, name: str, argv: list[str], env: dict | None = None, stdin: str | None = None) -> None:
         log = open(self.work / f"{name}.log", "ab")
@@ -84,16 +107,23 @@ class LocalCluster:
                 f"{prefix}__LISTEN": f"127.0.0.1:{self.ports[instance]}",
                 f"{prefix}__REDIS__URL": f"redis://127.0.0.1:{self.ports['redis']}",
                 f"{prefix}__REDIS__PASSWORD_FILE": str(self.work / "redis-password"),
-                f"{prefix}__JWT__SECRET_FILE": str(self.work / "jwt-secret"),
+                f"{prefix}__JWT__ALGORITHM": "eddsa",
                 f"{prefix}__LOG__FORMAT": "json",
                 f"{prefix}__WORKERS": "2",
             },
         )
         if service == "auth":
+            env.update(KEY_TIMING)
+            env["AUTH__JWT__KEYS_DIR"] = str(self.keys)
+            env["AUTH__REFRESH__SECRET_FILE"] = str(self.work / "refresh-secret")
             env["AUTH__TRUST_FORWARDED_FOR"] = "true"
             env["AUTH__PURGE__TASKS_URLS"] = ",".join(
                 f"http://127.0.0.1:{self.ports[name]}" for name in ("tasks-1", "tasks-2")
             )
+        else:
+            auth = "auth-" + instance.split("-")[1]
+            env["TASKS__JWT__JWKS_URL"] = f"http://127.0.0.1:{self.ports[auth]}/.well-known/jwks.json"
+            env["TASKS__JWT__JWKS_MIN_INTERVAL_SECS"] = "1"
         self.spawn(instance, [str(TARGET / "release" / f"{service}-service")], env=env)
         self.wait_ready([instance])
 
