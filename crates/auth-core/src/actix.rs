@@ -468,4 +468,87 @@ mod tests {
         assert_eq!(challenge, None);
         assert_eq!(body["error"], "internal_error");
     }
+
+    /// A key source that, when asked, swaps `next` into the verifier (if it has one left).
+    struct Swapper {
+        verifier: web::Data<Verifier>,
+        next: std::sync::Mutex<Option<KeyRing>>,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl KeySource for Swapper {
+        fn unknown_kid(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let next = self.next.lock().unwrap().take();
+            let swapped = next.map(|ring| self.verifier.replace_keys(ring)).is_some();
+            Box::pin(std::future::ready(swapped))
+        }
+    }
+
+    /// An unknown `kid` waits for one look at the key source, then verifies with what it
+    /// brought; a source with nothing new leaves the 401.
+    #[actix_web::test]
+    async fn an_unknown_kid_asks_the_key_source_once() {
+        let clock = ManualClock::new(NOW);
+        let verifier = web::Data::new(verifier(&clock));
+        let newer =
+            KeyRing::new(Key::hs256("k2", b"actix-tests-newer-secret-0123456789ab").unwrap())
+                .unwrap();
+        let t = newer
+            .sign(
+                &ClaimsBuilder::user("tessera", "tasks", "user-2", "sid-2")
+                    .build(NOW)
+                    .unwrap(),
+            )
+            .unwrap();
+        let source = Arc::new(Swapper {
+            verifier: verifier.clone(),
+            next: std::sync::Mutex::new(Some(newer)),
+            asked: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let app = init_service(
+            App::new()
+                .app_data(verifier)
+                .app_data(web::Data::from(source.clone() as Arc<dyn KeySource>))
+                .service(me),
+        )
+        .await;
+        let call = |token: &str| {
+            TestRequest::get()
+                .uri("/me")
+                .insert_header(bearer(token))
+                .to_request()
+        };
+        let resp = call_service(&app, call(&t)).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "verified with the fetched key"
+        );
+        assert_eq!(source.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        let stranger =
+            KeyRing::new(Key::hs256("k3", b"actix-tests-stranger-secret-0123456789").unwrap())
+                .unwrap()
+                .sign(
+                    &ClaimsBuilder::user("tessera", "tasks", "user-3", "sid-3")
+                        .build(NOW)
+                        .unwrap(),
+                )
+                .unwrap();
+        let resp = call_service(&app, call(&stranger)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = read_body_json(resp).await;
+        assert_eq!(body["message"], "token key id is unknown");
+        assert_eq!(
+            source.asked.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "asked once more"
+        );
+
+        // Other failures never reach the source.
+        let resp = call_service(&app, call("not.a.token")).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(source.asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 }
