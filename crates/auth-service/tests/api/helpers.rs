@@ -140,6 +140,12 @@ impl TestApp {
         json_ok(self.refresh_response(refresh_token).await).await
     }
 
+    /// `GET /.well-known/jwks.json`, asserting 200.
+    pub async fn jwks(&self) -> Value {
+        let response = self.client.get(self.url("/.well-known/jwks.json")).send();
+        json_ok(response.await.unwrap()).await
+    }
+
     pub async fn sessions(&self, access_token: &str) -> Vec<Value> {
         let body = json_ok(self.get_bearer("/auth/sessions", access_token).await).await;
         body["sessions"].as_array().unwrap().clone()

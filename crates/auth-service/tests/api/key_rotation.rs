@@ -17,7 +17,7 @@ use service_kit::keyset::{self, Rotated};
 use service_kit::settings::SigningMode;
 use tokio::task::JoinSet;
 
-use crate::helpers::{json_ok, kid, spawn_on, test_settings, token, TestApp};
+use crate::helpers::{kid, spawn_on, test_settings, token, TestApp};
 
 const ACCESS_TTL: u64 = 300;
 
@@ -114,15 +114,7 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
 }
 
 async fn published_kids(app: &TestApp) -> Vec<String> {
-    let jwks = json_ok(
-        app.client
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    jwks["keys"]
+    app.jwks().await["keys"]
         .as_array()
         .unwrap()
         .iter()

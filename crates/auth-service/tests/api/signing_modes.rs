@@ -62,14 +62,7 @@ async fn a_resource_server_with_only_the_public_key_verifies_the_tokens() {
         app.register("sigrid").await;
         let tokens = app.login("sigrid").await;
         let access = tokens["access_token"].as_str().unwrap();
-        let jwks = json_ok(
-            app.client
-                .get(app.url("/.well-known/jwks.json"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let jwks = app.jwks().await;
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "{jwks}");
         assert_eq!(jwks["keys"][0]["kid"], kid(access));
         assert_eq!(jwks["keys"][0]["alg"], alg.name());
