@@ -56,7 +56,9 @@ pub fn probe(listen: &str, path: &str) -> Result<(), ProbeError> {
     let mut stream = TcpStream::connect_timeout(&address, PROBE_TIMEOUT).map_err(io)?;
     stream.set_read_timeout(Some(PROBE_TIMEOUT)).map_err(io)?;
     stream.set_write_timeout(Some(PROBE_TIMEOUT)).map_err(io)?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(io)?;
+    // One write: `write!` would send the pieces of the format separately.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(io)?;
     // The status line is all we need; HTTP/1.0 makes the server close after answering.
     let mut head = Vec::new();
     stream.take(512).read_to_end(&mut head).map_err(io)?;
@@ -102,10 +104,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let handle = thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 256];
-            let n = stream.read(&mut request).unwrap();
+            // The whole request head before answering: closing with unread bytes would
+            // reset the connection under the client.
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
             stream.write_all(reply.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request[..n]).into_owned()
+            String::from_utf8_lossy(&request).into_owned()
         });
         (format!("0.0.0.0:{port}"), handle)
     }

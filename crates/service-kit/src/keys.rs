@@ -306,4 +306,73 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn key_sources_in_the_wrong_place_are_refused_naming_the_setting() {
+        let refused = |jwt: JwtSettings, role, setting: &str| {
+            let err = key_ring(&jwt, "X", role, true, 0).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("X__JWT__{setting}")),
+                "{setting}: {err}"
+            );
+        };
+        let url = Some("http://127.0.0.1:1/.well-known/jwks.json".to_owned());
+        let hs256 = JwtSettings::default();
+        refused(
+            JwtSettings {
+                jwks_url: url.clone(),
+                ..hs256.clone()
+            },
+            Role::Verifier,
+            "JWKS_URL",
+        );
+        refused(
+            JwtSettings {
+                keys_dir: Some("keys/signing".into()),
+                ..hs256
+            },
+            Role::Issuer,
+            "KEYS_DIR",
+        );
+        let eddsa = JwtSettings {
+            algorithm: SigningMode::Eddsa,
+            ..JwtSettings::default()
+        };
+        refused(
+            JwtSettings {
+                jwks_url: url.clone(),
+                keys_dir: Some("keys/signing".into()),
+                ..eddsa.clone()
+            },
+            Role::Issuer,
+            "JWKS_URL",
+        );
+        refused(
+            JwtSettings {
+                jwks_url: url.clone(),
+                keys_dir: Some("keys/signing".into()),
+                ..eddsa.clone()
+            },
+            Role::Verifier,
+            "KEYS_DIR",
+        );
+        refused(
+            eddsa.clone(),
+            Role::Issuer,
+            "KEYS_DIR (or PRIVATE_KEY_FILE)",
+        );
+        // A resource server with only a URL starts empty; the fetcher fills the ring.
+        let ring = key_ring(
+            &JwtSettings {
+                jwks_url: url,
+                ..eddsa
+            },
+            "X",
+            Role::Verifier,
+            false,
+            0,
+        )
+        .unwrap();
+        assert!(ring.is_empty());
+    }
 }
