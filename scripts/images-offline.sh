@@ -6,7 +6,8 @@
 #
 #   tessera/auth-service:latest, tessera/tasks-service:latest   the compose file's defaults
 #   tessera-offline/redis:<suite>, tessera-offline/nginx:<suite> named in <out>/images.env
-#   tessera-offline/debian:<suite>                              the services' base
+#   tessera-offline/runtime:<suite>                             the services' base (Debian +
+#                                                               ca-certificates)
 #
 # Then: docker compose --env-file target/offline/images.env up -d
 # Needs root (debootstrap), Docker, and a Debian-family host (the images use its suite, so
@@ -17,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 out=$target/offline
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:?this host does not name its Debian suite}")
-base=tessera-offline/debian:$suite
+base=tessera-offline/runtime:$suite
 redis=tessera-offline/redis:$suite
 nginx=tessera-offline/nginx:$suite
 
@@ -110,11 +111,10 @@ if ! have_image "$base" || ! have_image "$redis" || ! have_image "$nginx"; then
     import_root "$out/rootfs-nginx" "$nginx" --change 'CMD ["nginx", "-g", "daemon off;"]'
   fi
   if ! have_image "$base"; then
-    cp -a "$out/rootfs-base" "$out/rootfs-runtime"
+    derive_root "$out/rootfs-runtime" ca-certificates
     import_root "$out/rootfs-runtime" "$base" --change 'CMD ["bash"]'
-    rm -rf "$out/rootfs-runtime"
   fi
-  rm -rf "$out/rootfs-redis" "$out/rootfs-nginx"
+  rm -rf "$out/rootfs-redis" "$out/rootfs-nginx" "$out/rootfs-runtime"
 fi
 
 # The service images: deploy/Dockerfile's runtime stages, copying binaries built here.
@@ -126,6 +126,7 @@ mkdir -p "$context"
 cp "$target/release/auth-service" "$target/release/tasks-service" "$context/"
 {
   echo "ARG RUNTIME_IMAGE"
+  echo "FROM \${RUNTIME_IMAGE} AS runtime"
   sed -n '/^# --- runtime ---$/,$p' "$root/deploy/Dockerfile" | sed 's|COPY --from=build /out/|COPY |'
 } >"$context/Dockerfile"
 for service in auth-service tasks-service; do

@@ -150,8 +150,10 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
         refresh_keys: RefreshKeys::derive(refresh_secret.expose_secret().as_bytes()),
         clients: Clients::new(&settings.oauth.public_clients, &settings.oauth.clients)
             .map_err(StartupError::Config)?,
-        outbound: service_kit::outbound::client(OUTBOUND_TIMEOUT)
-            .map_err(|err| StartupError::Config(format!("HTTP client: {err}")))?,
+        outbound: service_kit::outbound::client(OUTBOUND_TIMEOUT).map_err(|err| {
+            let cause = service_kit::http::error_chain(&err);
+            StartupError::Config(format!("HTTP client: {cause}"))
+        })?,
         clock,
         settings,
     })

@@ -37,7 +37,7 @@ const UNLOADED_RETRY_SECS: u64 = 2;
 pub enum JwksError {
     #[error("TASKS__JWT__JWKS_URL must be an http:// or https:// URL")]
     BadUrl,
-    #[error("cannot build the HTTP client: {0}")]
+    #[error("cannot build the HTTP client: {}", crate::http::error_chain(.0))]
     Client(reqwest::Error),
     #[error("JWKS request failed: {0}")]
     Request(reqwest::Error),
