@@ -38,18 +38,18 @@ pub fn spawn_reloader(state: Arc<AppState>) {
             let now = state.clock.now();
             match std::fs::read(dir.join(MANIFEST)) {
                 Ok(bytes) if seen.as_ref() != Some(&bytes) => {
-                    match keyset::load_ring(&dir, alg, now) {
-                        Ok(ring) => {
+                    let loaded = Manifest::parse(&dir, &bytes)
+                        .and_then(|manifest| Ok((manifest.ring(&dir, alg, now)?, manifest)));
+                    match loaded {
+                        Ok((ring, manifest)) => {
                             state.verifier.replace_keys(ring);
                             seen = Some(bytes);
-                            if let Ok(Some(manifest)) = Manifest::read(&dir) {
-                                let states: Vec<String> = manifest
-                                    .states(now)
-                                    .iter()
-                                    .map(|(key, state)| format!("{}={state}", key.kid))
-                                    .collect();
-                                tracing::info!(keys = ?states, "key set loaded");
-                            }
+                            let states: Vec<String> = manifest
+                                .states(now)
+                                .iter()
+                                .map(|(key, state)| format!("{}={state}", key.kid))
+                                .collect();
+                            tracing::info!(keys = ?states, "key set loaded");
                         }
                         // Keep signing with the keys loaded before; try again next tick.
                         Err(err) => tracing::error!(error = %err, "key set not reloaded"),

@@ -66,8 +66,6 @@ pub struct RemoteKeys {
     schedule: Mutex<Schedule>,
     /// Successful fetches so far.
     fetched: AtomicU64,
-    /// Fetch attempts so far (for logs and tests).
-    attempts: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -111,18 +109,12 @@ impl RemoteKeys {
             min_interval_secs: jwt.jwks_min_interval_secs.max(1),
             schedule: Mutex::new(Schedule::default()),
             fetched: AtomicU64::new(0),
-            attempts: AtomicU64::new(0),
         }))
     }
 
     /// Whether keys were ever fetched (readiness).
     pub fn is_loaded(&self) -> bool {
         self.fetched.load(Ordering::SeqCst) > 0
-    }
-
-    /// Fetch attempts so far.
-    pub fn attempts(&self) -> u64 {
-        self.attempts.load(Ordering::SeqCst)
     }
 
     /// The first fetch, at start-up. A failure is logged, not fatal: the background task
@@ -160,7 +152,6 @@ impl RemoteKeys {
     async fn fetch(&self, schedule: &mut Schedule) -> Result<(), JwksError> {
         let now = self.clock.now();
         schedule.last_attempt = Some(now);
-        self.attempts.fetch_add(1, Ordering::SeqCst);
         match self.download().await {
             Ok((ring, max_age)) => {
                 let kids: Vec<&str> = ring.keys().map(Key::kid).collect();

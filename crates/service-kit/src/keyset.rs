@@ -140,13 +140,18 @@ impl Manifest {
     /// The manifest in `dir`; `None` when there is none.
     pub fn read(dir: &Path) -> Result<Option<Manifest>, KeySetError> {
         let path = dir.join(MANIFEST);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(KeySetError::Io { path, source }),
-        };
+        match std::fs::read(&path) {
+            Ok(bytes) => Manifest::parse(dir, &bytes).map(Some),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeySetError::Io { path, source }),
+        }
+    }
+
+    /// The manifest of the set in `dir` from its bytes (read by the caller).
+    pub fn parse(dir: &Path, bytes: &[u8]) -> Result<Manifest, KeySetError> {
+        let path = dir.join(MANIFEST);
         let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|err| KeySetError::Manifest {
+            serde_json::from_slice(bytes).map_err(|err| KeySetError::Manifest {
                 path: path.clone(),
                 reason: err.to_string(),
             })?;
@@ -156,7 +161,42 @@ impl Manifest {
                 reason: format!("{:?} is not a key id (base64url only)", bad.kid),
             });
         }
-        Ok(Some(manifest))
+        Ok(manifest)
+    }
+
+    /// The signing ring of this set (in `dir`) at `now`: every key not yet dropped, each
+    /// with its schedule, so the ring itself moves through the states as time passes.
+    pub fn ring(&self, dir: &Path, alg: Algorithm, now: u64) -> Result<KeyRing, KeySetError> {
+        self.algorithm(dir, alg)?;
+        let mut ring = KeyRing::empty();
+        for (entry, state) in self.states(now) {
+            if state == KeyState::Dropped {
+                continue;
+            }
+            let path = dir.join(private_file(&entry.kid));
+            let pem = std::fs::read_to_string(&path).map_err(|source| KeySetError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let key = Key::from_private_pem(alg, &pem).map_err(|source| KeySetError::Key {
+                path: path.clone(),
+                source,
+            })?;
+            if key.kid() != entry.kid {
+                return Err(KeySetError::KidMismatch {
+                    path,
+                    expected: entry.kid.clone(),
+                    found: key.kid().to_owned(),
+                });
+            }
+            ring = ring
+                .with_scheduled_key(key, entry.signs_from, entry.drop_at)
+                .map_err(|source| KeySetError::Key { path, source })?;
+        }
+        if ring.signing_key_at(now).is_none() {
+            return Err(KeySetError::NoSigningKey(dir.to_owned()));
+        }
+        Ok(ring)
     }
 
     /// Each key's state at `now`, in manifest order.
@@ -215,40 +255,10 @@ impl Manifest {
     }
 }
 
-/// The signing ring of the key set in `dir` at `now`: every key not yet dropped, each
-/// with its schedule, so the ring itself moves through the states as time passes.
+/// The signing ring of the key set in `dir` at `now` (see [`Manifest::ring`]).
 pub fn load_ring(dir: &Path, alg: Algorithm, now: u64) -> Result<KeyRing, KeySetError> {
     let manifest = Manifest::read(dir)?.ok_or_else(|| KeySetError::Missing(dir.to_owned()))?;
-    manifest.algorithm(dir, alg)?;
-    let mut ring = KeyRing::empty();
-    for (entry, state) in manifest.states(now) {
-        if state == KeyState::Dropped {
-            continue;
-        }
-        let path = dir.join(private_file(&entry.kid));
-        let pem = std::fs::read_to_string(&path).map_err(|source| KeySetError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let key = Key::from_private_pem(alg, &pem).map_err(|source| KeySetError::Key {
-            path: path.clone(),
-            source,
-        })?;
-        if key.kid() != entry.kid {
-            return Err(KeySetError::KidMismatch {
-                path,
-                expected: entry.kid.clone(),
-                found: key.kid().to_owned(),
-            });
-        }
-        ring = ring
-            .with_scheduled_key(key, entry.signs_from, entry.drop_at)
-            .map_err(|source| KeySetError::Key { path, source })?;
-    }
-    if ring.signing_key_at(now).is_none() {
-        return Err(KeySetError::NoSigningKey(dir.to_owned()));
-    }
-    Ok(ring)
+    manifest.ring(dir, alg, now)
 }
 
 /// Creates a key set in `dir` (made 0700 if missing) whose first key signs from `now`.
