@@ -151,6 +151,8 @@ def service(binary, prefix, redis_url, port, extra=None):
         f"{prefix}__JWT__SECRET": SECRET,
         f"{prefix}__LOG__LEVEL": "warn",
     }
+    if prefix == "AUTH":
+        env["AUTH__PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     env.update(extra or {})
     env = {name: value for name, value in env.items() if value is not None}  # None: unset
     # BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE: another build of a service, to compare builds.

@@ -36,7 +36,8 @@ class ComposeCluster:
         self.project = project
         self.base_url = f"http://127.0.0.1:{port}"
         env_file = TARGET / "offline" / "images.env"
-        self.env = dict(os.environ, TESSERA_PORT=str(port), TESSERA_SUBNET=SUBNET)
+        self.env = dict(os.environ, TESSERA_PORT=str(port), TESSERA_SUBNET=SUBNET,
+                        TESSERA_PUBLIC_URL=f"http://127.0.0.1:{port}")
         for line in env_file.read_text().splitlines():
             key, _, value = line.partition("=")
             self.env[key] = value

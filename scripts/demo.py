@@ -117,6 +117,7 @@ class LocalCluster:
             env["AUTH__JWT__KEYS_DIR"] = str(self.keys)
             env["AUTH__REFRESH__SECRET_FILE"] = str(self.work / "refresh-secret")
             env["AUTH__TRUST_FORWARDED_FOR"] = "true"
+            env["AUTH__PUBLIC_URL"] = self.base_url
             env["AUTH__PURGE__TASKS_URLS"] = ",".join(
                 f"http://127.0.0.1:{self.ports[name]}" for name in ("tasks-1", "tasks-2")
             )

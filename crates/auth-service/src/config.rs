@@ -51,8 +51,10 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     pub purge: PurgeSettings,
     /// The service's public base URL (`AUTH__PUBLIC_URL`), e.g. `https://auth.example.com`:
-    /// where the OAuth metadata document says the endpoints are. Unset: derived from each
-    /// request's host and scheme.
+    /// where the OAuth metadata document says the endpoints are. Required outside dev mode
+    /// and never taken from a request's `Host` or `X-Forwarded-*` headers, which a client
+    /// chooses (a forged one would poison every cached copy of the document). Dev mode
+    /// without it: `http://` and the listen address.
     pub public_url: Option<String>,
     pub log: LogSettings,
 }
@@ -285,9 +287,36 @@ impl Settings {
                  AUTH__JWT__JWKS_MAX_AGE_SECS at most 86400",
             ),
         ];
-        match rules.iter().find(|(ok, _)| !ok) {
-            Some((_, message)) => Err((*message).to_owned()),
+        if let Some((_, message)) = rules.iter().find(|(ok, _)| !ok) {
+            return Err((*message).to_owned());
+        }
+        match &self.public_url {
+            Some(url) => check_public_url(url),
             None => Ok(()),
+        }
+    }
+
+    /// What serving needs beyond [`Settings::check`] (operator commands do not):
+    /// `AUTH__PUBLIC_URL` outside dev mode.
+    pub fn check_serving(&self) -> Result<(), String> {
+        self.check()?;
+        match self.public_url {
+            None if !self.dev => Err("AUTH__PUBLIC_URL is required outside dev mode: the \
+                                      http(s) URL clients reach this service at, e.g. \
+                                      https://auth.example.com"
+                .to_owned()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The base of the endpoint URLs this service publishes (no trailing `/`).
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let listen = self.listen.replace("0.0.0.0", "127.0.0.1");
+                format!("http://{}", listen.replace("[::]", "[::1]"))
+            }
         }
     }
 
@@ -321,6 +350,31 @@ impl Settings {
     }
 }
 
+/// An absolute `http(s)` URL with a host and nothing a base URL cannot carry.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let wrong = |why: &str| {
+        Err(format!(
+            "AUTH__PUBLIC_URL {why}, e.g. https://auth.example.com"
+        ))
+    };
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return wrong("must be an absolute URL");
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return wrong("must be an http or https URL");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return wrong("must name a host");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return wrong("must not carry credentials");
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return wrong("must not have a query or fragment");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +396,54 @@ mod tests {
         assert!(with_ttl(true, DEV_MIN_ACCESS_TTL_SECS).is_ok());
         assert!(with_ttl(true, DEV_MIN_ACCESS_TTL_SECS - 1).is_err());
         assert!(with_ttl(true, 3601).is_err());
+    }
+
+    fn with_public_url(dev: bool, url: Option<&str>) -> Result<(), String> {
+        Settings {
+            dev,
+            public_url: url.map(str::to_owned),
+            ..Settings::default()
+        }
+        .check_serving()
+    }
+
+    #[test]
+    fn the_public_url_is_required_outside_dev_mode_and_must_be_http() {
+        assert!(with_public_url(false, Some("https://auth.example.com")).is_ok());
+        assert!(with_public_url(false, Some("http://127.0.0.1:8080/auth/")).is_ok());
+        assert!(with_public_url(true, None).is_ok());
+        let refused = [
+            None,
+            Some("javascript://auth.example.com"),
+            Some("ftp://auth.example.com"),
+            Some("auth.example.com"),
+            Some("https://"),
+            Some("https://user:pw@auth.example.com"),
+            Some("https://auth.example.com/?next=x"),
+            Some("https://auth.example.com/#x"),
+        ];
+        for url in refused {
+            let err = with_public_url(false, url).expect_err(&format!("{url:?}"));
+            assert!(err.starts_with("AUTH__PUBLIC_URL"), "{err}");
+        }
+        assert!(
+            Settings::default().check().is_ok(),
+            "operator commands need no public URL"
+        );
+    }
+
+    #[test]
+    fn dev_mode_publishes_its_listen_address() {
+        let settings = Settings {
+            dev: true,
+            listen: "0.0.0.0:8081".into(),
+            ..Settings::default()
+        };
+        assert_eq!(settings.public_base(), "http://127.0.0.1:8081");
+        let settings = Settings {
+            public_url: Some("https://auth.example.com/".into()),
+            ..settings
+        };
+        assert_eq!(settings.public_base(), "https://auth.example.com");
     }
 }

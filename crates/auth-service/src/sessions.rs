@@ -155,7 +155,10 @@ impl AppState {
             idle_secs: refresh.idle_secs,
             user_agent: client.user_agent.clone(),
             ip: client.ip.clone(),
+            ver: user.ver,
         };
+        // `None`: the user was deleted, or changed the password or logged out everywhere
+        // while this password was being checked — the check no longer holds.
         let grant = self
             .store
             .create_session(&session)
@@ -246,14 +249,20 @@ impl AppState {
         self.check_password(&user, current).await?;
         let hash = self.passwords.hash(new).await?;
         let keep = SessionId::parse(&claims.sid).ok_or_else(revoked_token)?;
-        self.store.set_password(&user.id, &hash, &keep).await?;
+        // Refused if the version moved on during the check (another password change or a
+        // logout-all): the caller's own token was revoked meanwhile.
+        if !self.store.set_password(&user, &hash, &keep).await? {
+            return Err(revoked_token());
+        }
         tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
         Ok(())
     }
 
     /// Deletes the caller's account: the password must be right. The purge of the
     /// account's tasks is recorded first (so it cannot be lost), then the user, every
-    /// session and the username go, then the purge is tried at once (see [`crate::purge`]).
+    /// session and the username go — unless the password changed or every session was
+    /// ended while the password was being checked — then the purge is tried at once (see
+    /// [`crate::purge`]).
     pub async fn delete_account(
         &self,
         claims: &Claims,
@@ -263,7 +272,12 @@ impl AppState {
         self.throttle_name(&user.username).await?;
         self.check_password(&user, password).await?;
         self.store.enqueue_purge(&user.id, self.now()).await?;
-        self.store.delete_user(&user).await?;
+        if !self.store.delete_user(&user).await? {
+            // The account stays; so must its tasks. The poller never purges a live
+            // account, so a withdrawal that fails here is harmless.
+            self.store.purge_done(&user.id).await?;
+            return Err(revoked_token());
+        }
         tracing::info!(event = "account_deleted", user_id = %user.id, "account, sessions and username deleted");
         crate::purge::purge_now(self, &user.id).await;
         Ok(())

@@ -76,7 +76,18 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
-        let state = web::Data::new(app_state(settings, clock)?);
+        let store = store(&settings)?;
+        Application::build_on(settings, clock, store).await
+    }
+
+    /// Builds the service on a store made elsewhere (tests wrap the configured one to
+    /// hold an operation at a chosen point).
+    pub async fn build_on(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn AuthStore>,
+    ) -> Result<Application, StartupError> {
+        let state = web::Data::new(app_state(settings, clock, store)?);
         bootstrap_admins(&state).await;
         if state.settings.purge.tasks_urls.is_empty() {
             tracing::warn!(
@@ -127,9 +138,13 @@ impl Application {
     }
 }
 
-/// Everything the handlers share, from settings.
-pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
-    settings.check().map_err(StartupError::Config)?;
+/// Everything the handlers share, from settings, on `store`.
+pub fn app_state(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn AuthStore>,
+) -> Result<AppState, StartupError> {
+    settings.check_serving().map_err(StartupError::Config)?;
     let keys = key_ring(
         &settings.jwt,
         ENV_PREFIX,
@@ -144,7 +159,7 @@ pub fn app_state(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, 
         clock.clone(),
     )?);
     Ok(AppState {
-        store: store(&settings)?,
+        store,
         verifier,
         passwords: Passwords::new(&settings.password)?,
         refresh_keys: RefreshKeys::derive(refresh_secret.expose_secret().as_bytes()),

@@ -61,6 +61,7 @@ async fn a_full_lifecycle_logs_no_secret() {
         ..Settings::default()
     };
     settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings.public_url = Some("https://auth.test".to_owned());
     settings.redis.url = Some(SecretString::from(redis.url()));
     settings.password.memory_kib = 64;
     settings.password.iterations = 1;

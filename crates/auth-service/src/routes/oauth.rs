@@ -68,10 +68,10 @@ pub async fn token(
                 "scope": scope,
             })))
         }
-        other => Err(OAuthError::new(
+        _ => Err(OAuthError::new(
             actix_web::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            format!("grant_type {:?} is not supported", truncate(other)),
+            "grant_type must be password, refresh_token or client_credentials",
         )),
     }
 }
@@ -93,15 +93,10 @@ pub async fn revoke(
     Ok(no_store().finish())
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
-pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let base = match &state.settings.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414): built from configuration
+/// alone (`AUTH__PUBLIC_URL`), never from the request, since it is cached publicly.
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let base = state.settings.public_base();
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))

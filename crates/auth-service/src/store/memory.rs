@@ -130,14 +130,18 @@ impl AuthStore for MemoryStore {
 
     async fn set_password(
         &self,
-        user_id: &str,
+        checked: &User,
         hash: &str,
         keep: &SessionId,
     ) -> Result<bool, StoreError> {
+        let user_id = checked.id.as_str();
         let mut state = self.state();
         let Some(user) = state.users.get_mut(user_id) else {
             return Ok(false);
         };
+        if user.ver != checked.ver {
+            return Ok(false);
+        }
         hash.clone_into(&mut user.password_hash);
         user.ver += 1;
         let ver = user.ver;
@@ -167,6 +171,9 @@ impl AuthStore for MemoryStore {
         let Some(user) = state.users.get(&user_id) else {
             return Ok(None);
         };
+        if user.ver != new.ver {
+            return Ok(None);
+        }
         let grant = Grant {
             role: user.role.clone(),
             ver: user.ver,
@@ -286,15 +293,22 @@ impl AuthStore for MemoryStore {
         Ok(sessions)
     }
 
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError> {
         let mut state = self.state();
-        state.users.remove(&user.id);
-        state.end_sessions_of(&user.id, None);
-        let name = user.username.to_ascii_lowercase();
-        if state.names.get(&name) == Some(&user.id) {
+        if state
+            .users
+            .get(&checked.id)
+            .is_some_and(|user| user.ver != checked.ver)
+        {
+            return Ok(false);
+        }
+        state.users.remove(&checked.id);
+        state.end_sessions_of(&checked.id, None);
+        let name = checked.username.to_ascii_lowercase();
+        if state.names.get(&name) == Some(&checked.id) {
             state.names.remove(&name);
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError> {

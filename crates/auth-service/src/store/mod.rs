@@ -40,7 +40,9 @@ pub struct User {
     /// argon2id PHC string.
     pub password_hash: String,
     pub role: String,
-    /// Token version: sessions issued under an older one cannot refresh.
+    /// Token version: sessions issued under an older one cannot refresh. Every password
+    /// change bumps it too, so it also stamps the credential: a write that follows a
+    /// password check is made conditional on the version the check saw.
     pub ver: u64,
     pub created_at: u64,
 }
@@ -56,6 +58,10 @@ pub struct NewSession {
     pub idle_secs: u64,
     pub user_agent: String,
     pub ip: String,
+    /// The token version of the user record whose password was checked: the session is
+    /// created only if the user's version is still this one, so a login racing a password
+    /// change or logout-all cannot outlive it.
+    pub ver: u64,
 }
 
 /// What a session grants at creation or rotation: the user's role and token version *now*
@@ -162,17 +168,20 @@ pub trait AuthStore: Send + Sync + 'static {
         bump_version: bool,
     ) -> Result<bool, StoreError>;
     /// Replaces the password hash, bumps the token version and ends every session but
-    /// `keep` (which moves to the new version). `false` if there is no such user.
+    /// `keep` (which moves to the new version) — only if the user's version is still
+    /// `checked.ver` (the record the current password was checked against). `false`, and
+    /// nothing changed, if the user is gone or its version moved on.
     async fn set_password(
         &self,
-        user_id: &str,
+        checked: &User,
         hash: &str,
         keep: &SessionId,
     ) -> Result<bool, StoreError>;
     /// Bumps the token version and ends every session of the user.
     async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError>;
 
-    /// Starts a family; `None` if the user no longer exists.
+    /// Starts a family; `None`, and nothing created, if the user no longer exists or its
+    /// token version is no longer `session.ver`.
     async fn create_session(&self, session: &NewSession) -> Result<Option<Grant>, StoreError>;
     /// One atomic refresh decision (see [`Rotation`]).
     async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError>;
@@ -188,8 +197,11 @@ pub trait AuthStore: Send + Sync + 'static {
         idle_secs: u64,
     ) -> Result<Vec<SessionInfo>, StoreError>;
 
-    /// Deletes the user, every session and the username (which becomes free again).
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Deletes the user, every session and the username (which becomes free again) — only
+    /// if the user's token version is still `checked.ver`. `true` when the account is gone
+    /// (deleted now, or already), `false`, and nothing changed, if its version moved on.
+    /// A name left behind by an earlier deletion is freed again (if still this user's).
+    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError>;
     /// Records that `user_id`'s data elsewhere must be purged, due at `now`. Idempotent.
     async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError>;
     /// Claims up to `limit` purges due at `now`, oldest first: each one's next attempt moves

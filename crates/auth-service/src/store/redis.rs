@@ -28,10 +28,11 @@ use super::{
 use crate::refresh::SessionId;
 
 /// KEYS: user, session, index. ARGV: sid, secret hash, now, absolute expiry, idle secs,
-/// user agent, ip. Returns {role, ver, ttl}, or nil if the user is gone.
+/// user agent, ip, checked version. Returns {role, ver, ttl}, or nil if the user is gone
+/// or its version is no longer the one the password check saw.
 const CREATE_SESSION: &str = r"
 local u = redis.call('HMGET', KEYS[1], 'role', 'ver')
-if not u[1] then return false end
+if not u[1] or u[2] ~= ARGV[8] then return false end
 local now = tonumber(ARGV[3])
 local abs = tonumber(ARGV[4])
 local ttl = math.min(abs, now + tonumber(ARGV[5])) - now
@@ -107,8 +108,11 @@ redis.call('DEL', KEYS[2])
 return 1
 ";
 
-/// KEYS: user, index, sessions…. The account and everything of its slot.
+/// KEYS: user, index, sessions…. ARGV: checked version. The account and everything of
+/// its slot, unless the version moved on (0). A user already gone is 1: nothing to do.
 const DELETE_USER: &str = r"
+local ver = redis.call('HGET', KEYS[1], 'ver')
+if ver and ver ~= ARGV[1] then return 0 end
 for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 ";
@@ -134,9 +138,10 @@ end
 return out
 ";
 
-/// KEYS: user, index, kept session, other sessions…. ARGV: hash, kept sid, other sids….
+/// KEYS: user, index, kept session, other sessions…. ARGV: hash, checked version, other
+/// sids…. Nothing happens (0) if the user is gone or its version moved on.
 const SET_PASSWORD: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
 local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
 for i = 4, #KEYS do
@@ -375,10 +380,11 @@ impl AuthStore for RedisStore {
 
     async fn set_password(
         &self,
-        user_id: &str,
+        checked: &User,
         hash: &str,
         keep: &SessionId,
     ) -> Result<bool, StoreError> {
+        let user_id = checked.id.as_str();
         let mut con = self.con().await?;
         let others: Vec<String> = self
             .session_ids(&mut con, user_id)
@@ -392,7 +398,7 @@ impl AuthStore for RedisStore {
             .key(self.index_key(user_id))
             .key(self.session_key(user_id, keep.as_str()))
             .arg(hash)
-            .arg(keep.as_str());
+            .arg(checked.ver);
         for sid in &others {
             invocation.key(self.session_key(user_id, sid)).arg(sid);
         }
@@ -435,6 +441,7 @@ impl AuthStore for RedisStore {
             .arg(new.idle_secs)
             .arg(&new.user_agent)
             .arg(&new.ip)
+            .arg(new.ver)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -554,7 +561,8 @@ impl AuthStore for RedisStore {
         Ok(live)
     }
 
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError> {
+        let user = checked;
         let mut con = self.con().await?;
         let sids = self.session_ids(&mut con, &user.id).await?;
         // The account and its sessions first, in one step: a session created meanwhile
@@ -562,21 +570,25 @@ impl AuthStore for RedisStore {
         let mut invocation = self.delete_user.prepare_invoke();
         invocation
             .key(self.user_key(&user.id))
-            .key(self.index_key(&user.id));
+            .key(self.index_key(&user.id))
+            .arg(user.ver);
         for sid in &sids {
             invocation.key(self.session_key(&user.id, sid));
         }
-        invocation
-            .invoke_async::<i64>(&mut con)
+        let gone: i64 = invocation
+            .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
+        if gone == 0 {
+            return Ok(false);
+        }
         self.free_name
             .key(self.name_key(&user.username))
             .arg(&user.id)
             .invoke_async::<i64>(&mut con)
             .await
             .map_err(unavailable)?;
-        Ok(())
+        Ok(true)
     }
 
     async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use auth_core::{Key, KeyRing, ManualClock, Validation, Verifier};
+use auth_service::store::AuthStore;
 use auth_service::{Application, Settings};
 use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
@@ -14,6 +15,8 @@ use testkit::RedisServer;
 
 pub const SECRET: &str = "auth-service-tests-secret-0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery";
+/// `AUTH__PUBLIC_URL` of the test apps.
+pub const PUBLIC_URL: &str = "https://auth.test";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -39,6 +42,7 @@ pub fn test_settings() -> Settings {
         ..Settings::default()
     };
     settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings.public_url = Some(PUBLIC_URL.to_owned());
     settings.password.memory_kib = 64;
     settings.password.iterations = 1;
     settings.rate_limit.username_attempts = 1000;
@@ -64,11 +68,22 @@ pub async fn spawn_on(
     clock: ManualClock,
     customise: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_wrapped(redis_url, clock, customise, |store| store).await
+}
+
+/// Like [`spawn_on`], on the configured store as `wrap` returns it.
+pub async fn spawn_wrapped(
+    redis_url: Option<&str>,
+    clock: ManualClock,
+    customise: impl FnOnce(&mut Settings),
+    wrap: impl FnOnce(Arc<dyn AuthStore>) -> Arc<dyn AuthStore>,
+) -> TestApp {
     service_kit::telemetry::init_for_tests();
     let mut settings = test_settings();
     settings.redis.url = redis_url.map(SecretString::from);
     customise(&mut settings);
-    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+    let store = wrap(auth_service::startup::store(&settings).expect("store"));
+    let app = Application::build_on(settings, Arc::new(clock.clone()), store)
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

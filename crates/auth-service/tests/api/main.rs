@@ -8,6 +8,8 @@ mod admin;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod credential_races;
+mod held_store;
 mod helpers;
 mod key_rotation;
 mod lifecycle;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::helpers::{
     json_ok, resource_server_verifier, spawn_app, spawn_app_with, Backend, TestApp, BACKENDS,
-    PASSWORD,
+    PASSWORD, PUBLIC_URL,
 };
 
 pub const CLIENT_ID: &str = "billing";
@@ -430,13 +430,27 @@ async fn metadata_names_the_endpoints_grants_and_scopes() {
         document["scopes_supported"],
         serde_json::json!(["reports:read", "tasks:purge"])
     );
+}
 
-    // Without AUTH__PUBLIC_URL: the request's own host.
+#[tokio::test]
+async fn forged_host_headers_do_not_reach_the_metadata() {
     let app = spawn_app(Backend::Memory).await;
+    let honest = metadata(&app).await;
     assert_eq!(
-        metadata(&app).await["token_endpoint"],
-        app.url("/oauth/token")
+        honest["token_endpoint"],
+        format!("{PUBLIC_URL}/oauth/token")
     );
+    let url = app.url("/.well-known/oauth-authorization-server");
+    let forgeries = [
+        ("host", "evil.example"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "javascript"),
+        ("forwarded", "host=evil.example;proto=javascript"),
+    ];
+    for (name, value) in forgeries {
+        let response = app.client.get(&url).header(name, value).send().await;
+        assert_eq!(json_ok(response.unwrap()).await, honest, "{name}: {value}");
+    }
 }
 
 async fn metadata(app: &TestApp) -> Value {

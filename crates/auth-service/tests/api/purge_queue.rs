@@ -84,13 +84,25 @@ async fn deletion_frees_the_name(store: Arc<dyn AuthStore>) {
     };
     let first = user("8d0f8a34-0000-4000-8000-000000000001");
     store.create_user(&first).await.unwrap();
-    store.delete_user(&first).await.unwrap();
+    let moved_on = User {
+        ver: 1,
+        ..first.clone()
+    };
+    assert!(
+        !store.delete_user(&moved_on).await.unwrap(),
+        "a record whose version moved on since the check is kept"
+    );
+    assert_eq!(
+        store.user_by_id(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(store.delete_user(&first).await.unwrap());
     assert_eq!(store.user_by_id(&first.id).await.unwrap(), None);
     assert_eq!(store.user_by_name("dora").await.unwrap(), None);
     let second = user("8d0f8a34-0000-4000-8000-000000000002");
     store.create_user(&second).await.unwrap();
     // Deleting the old record again must not free the name the new user holds.
-    store.delete_user(&first).await.unwrap();
+    assert!(store.delete_user(&first).await.unwrap(), "already gone");
     assert_eq!(store.user_by_name("DORA").await.unwrap(), Some(second));
 }
 

@@ -33,6 +33,7 @@ pub async fn spawn_stack(customise: impl FnOnce(&mut auth_service::Settings)) ->
         ..auth_service::Settings::default()
     };
     auth.jwt.secret = Some(SecretString::from(SECRET));
+    auth.public_url = Some("https://auth.test".to_owned());
     auth.password.memory_kib = 64;
     auth.password.iterations = 1;
     customise(&mut auth);
