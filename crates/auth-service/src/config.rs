@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 use service_kit::secret::{self, SecretError, SecretSource};
+use service_kit::server::HttpSettings;
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings, SigningMode};
 use service_kit::telemetry::LogSettings;
 
@@ -56,6 +57,8 @@ pub struct Settings {
     /// chooses (a forged one would poison every cached copy of the document). Dev mode
     /// without it: `http://` and the listen address.
     pub public_url: Option<String>,
+    /// Request timeouts and connection limits (`AUTH__HTTP__*`).
+    pub http: HttpSettings,
     pub log: LogSettings,
 }
 
@@ -180,6 +183,7 @@ impl Default for Settings {
             oauth: OAuthSettings::default(),
             purge: PurgeSettings::default(),
             public_url: None,
+            http: HttpSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -290,6 +294,7 @@ impl Settings {
         if let Some((_, message)) = rules.iter().find(|(ok, _)| !ok) {
             return Err((*message).to_owned());
         }
+        self.http.check(ENV_PREFIX)?;
         match &self.public_url {
             Some(url) => check_public_url(url),
             None => Ok(()),

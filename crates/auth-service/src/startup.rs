@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use auth_core::{Clock, SetupError, SystemClock, Verifier, ROLE_ADMIN};
 use secrecy::ExposeSecret;
-use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::http::{edges, input_config, not_found, RootSpan};
 use service_kit::keys::{key_ring, KeyError, Role};
 use service_kit::redis::{RedisConn, RedisSetupError};
 use service_kit::secret::SecretError;
@@ -106,9 +106,12 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let workers = state.settings.workers;
+        let limits = state.settings.http.limits(workers);
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(request_id_header))
+                .wrap(from_fn(move |req, next| {
+                    edges(req, next, limits.body_timeout)
+                }))
                 .wrap(TracingLogger::<RootSpan>::new())
                 .app_data(state.clone())
                 .app_data(verifier.clone())
@@ -116,6 +119,8 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
+        .client_request_timeout(limits.head_timeout)
+        .max_connections(limits.connections_per_worker)
         .listen(listener)?;
         if workers > 0 {
             server = server.workers(workers);

@@ -8,7 +8,10 @@
 //! - [`jwks`]: a resource server's keys fetched from the auth-service's JWKS.
 //! - [`secret`]: the HS256 secret rules (file or value, dev fallback, refusals).
 //! - [`telemetry`]: tracing subscriber set-up (pretty or JSON).
-//! - [`http`]: JSON error bodies for malformed input, 404/405, request ids, the root span.
+//! - [`http`]: JSON error bodies for malformed input, 404/405, the request edge middleware
+//!   (upgrade refusal, body deadline, request ids), the root span.
+//! - [`server`]: the `…__HTTP__*` settings: head/body timeouts, connections per worker,
+//!   the raised open-file limit.
 //! - [`redis`]: one lazily connected, self-healing Redis connection.
 //! - [`outbound`]: the HTTP client for calls to other services.
 //! - [`health`]: the `healthcheck` subcommand's probe of the service's own `/readyz`.
@@ -21,5 +24,6 @@ pub mod keyset;
 pub mod outbound;
 pub mod redis;
 pub mod secret;
+pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use service_kit::server::HttpSettings;
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings};
 use service_kit::telemetry::LogSettings;
 
@@ -25,6 +26,8 @@ pub struct Settings {
     /// Access-token verification (`TASKS__JWT__*`).
     pub jwt: JwtSettings,
     pub cors: CorsSettings,
+    /// Request timeouts and connection limits (`TASKS__HTTP__*`).
+    pub http: HttpSettings,
     pub log: LogSettings,
 }
 
@@ -46,6 +49,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             jwt: JwtSettings::default(),
             cors: CorsSettings::default(),
+            http: HttpSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{http, web, App, HttpServer};
 use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
-use service_kit::http::{input_config, not_found, request_id_header, RootSpan};
+use service_kit::http::{edges, input_config, not_found, RootSpan};
 use service_kit::jwks::{JwksError, RemoteKeys};
 use service_kit::keys::{key_ring, KeyError, Role};
 use service_kit::redis::{RedisConn, RedisSetupError};
@@ -26,6 +26,8 @@ const CORS_MAX_AGE_SECS: usize = 3600;
 /// Why the service did not start. Each message names the setting to fix.
 #[derive(Debug, Error)]
 pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error("invalid JWT settings (TASKS__JWT__*): {0}")]
@@ -74,6 +76,10 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
+        settings
+            .http
+            .check(ENV_PREFIX)
+            .map_err(StartupError::Config)?;
         let keys = key_ring(
             &settings.jwt,
             ENV_PREFIX,
@@ -105,10 +111,13 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let origins = settings.cors.allowed_origins.clone();
+        let limits = settings.http.limits(settings.workers);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .wrap(from_fn(request_id_header))
+                .wrap(from_fn(move |req, next| {
+                    edges(req, next, limits.body_timeout)
+                }))
                 .wrap(TracingLogger::<RootSpan>::new())
                 .app_data(verifier.clone())
                 .app_data(readiness.clone())
@@ -123,6 +132,8 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
+        .client_request_timeout(limits.head_timeout)
+        .max_connections(limits.connections_per_worker)
         .listen(listener)?;
         if settings.workers > 0 {
             server = server.workers(settings.workers);

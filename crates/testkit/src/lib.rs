@@ -4,10 +4,12 @@
 //! - [`RedisServer`]: a private `redis-server` on a free loopback port, stoppable and
 //!   restartable mid-test, killed on drop.
 //! - [`http`]: assertions on the services' JSON responses.
+//! - [`raw`]: raw HTTP/1.1 on one connection (upgrade requests, stalled heads and bodies).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test support: failing loudly is the point
 
 pub mod http;
+pub mod raw;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

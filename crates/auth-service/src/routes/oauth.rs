@@ -127,6 +127,17 @@ async fn form(
     }
     let body = match payload.to_bytes_limited(FORM_LIMIT).await {
         Ok(Ok(body)) => body,
+        Ok(Err(err))
+            if err
+                .as_error::<actix_web::error::PayloadError>()
+                .is_some_and(service_kit::http::body_timed_out) =>
+        {
+            return Err(OAuthError::new(
+                actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                "the body did not arrive in time",
+            ))
+        }
         Ok(Err(_)) => return Err(OAuthError::invalid_request("the body could not be read")),
         Err(_) => {
             return Err(OAuthError::new(

@@ -20,3 +20,4 @@ mod purge_queue;
 mod rate_limit;
 mod sessions;
 mod signing_modes;
+mod slow_clients;

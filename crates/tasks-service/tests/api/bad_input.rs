@@ -120,6 +120,51 @@ async fn malformed_patches_change_nothing() {
 }
 
 #[tokio::test]
+async fn errors_describe_bad_input_without_echoing_it() {
+    let app = spawn_app(Backend::Memory).await;
+    let token = app.token_for("alice");
+    let task = app.create_task(&token, "keep me").await;
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+    let secret = "S3CR3T-VALUE";
+    let bodies = [
+        json!({ "done": secret }),
+        json!({ "title": [secret] }),
+        json!({ "title": "ok", secret: true }),
+        json!({ "done": 4242424242u64 }),
+    ];
+    for body in bodies {
+        let response = app.patch(&path, &token, &body).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            !message.contains(secret) && !message.contains("4242"),
+            "{message}"
+        );
+    }
+    let error = assert_error(
+        app.patch(&path, &token, &json!({ "done": secret })).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected a boolean"),
+        "still says what was wrong: {error}"
+    );
+    for query in [format!("done={secret}"), format!("limit={secret}")] {
+        let response = app.get(&format!("/tasks?{query}"), &token).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert!(
+            !error["message"].as_str().unwrap().contains(secret),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn malformed_queries_are_400() {
     let app = spawn_app(Backend::Memory).await;
     let token = app.token_for("alice");

@@ -12,5 +12,6 @@ mod internal;
 mod isolation;
 mod redis_auth;
 mod redis_outage;
+mod slow_clients;
 mod store;
 mod tasks;
