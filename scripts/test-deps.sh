@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Makes sure what the test suites need is installed: redis-server (integration tests start
-# private instances on loopback), chromium + chromium-driver and nginx (the browser tests of
-# web/ and the front door they go through), python3's venv, and rustfmt/clippy for the
-# lint steps. As root on Debian it installs what is missing; otherwise it says exactly what
-# to install.
+# private instances on loopback), openssl (a test reads the generated keys with it),
+# chromium + chromium-driver and nginx (the browser tests of web/ and the front door they
+# go through), python3's venv, and rustfmt/clippy for the lint steps. As root on Debian it
+# installs what is missing; otherwise it says exactly what to install.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)

@@ -184,18 +184,24 @@ impl Key {
         })
     }
 
-    /// A fresh asymmetric key from the system CSPRNG.
+    /// A fresh asymmetric key from the system CSPRNG. Its PEM is a form standard tools read
+    /// (`openssl pkey`, Python `cryptography`): PKCS#8 v1 for Ed25519, see
+    /// [`ed25519_pkcs8_v1`].
     pub fn generate(alg: Algorithm) -> Result<GeneratedKey, SetupError> {
         let rng = SystemRandom::new();
         let pkcs8 = match alg {
             Algorithm::HS256 => return Err(SetupError::NotAsymmetric),
-            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng),
+            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
+                .ok()
+                .and_then(|v2| ed25519_pkcs8_v1(v2.as_ref())),
             Algorithm::ES256 => {
                 EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .ok()
+                    .map(|document| document.as_ref().to_vec())
             }
         }
-        .map_err(|_| SetupError::Random)?;
-        let private_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.as_ref()));
+        .ok_or(SetupError::Random)?;
+        let private_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8));
         let key = Key::from_private_pem(alg, &private_pem)?;
         Ok(GeneratedKey { key, private_pem })
     }
@@ -593,6 +599,26 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+/// DER of an Ed25519 PKCS#8 v1 `PrivateKeyInfo` (RFC 8410 §7) up to the 32-byte seed:
+/// SEQUENCE { version 0, AlgorithmIdentifier { id-Ed25519 }, OCTET STRING { OCTET STRING } }.
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+/// The same up to the seed in ring's v2 `OneAsymmetricKey` (version 1, the public key after
+/// the seed).
+const ED25519_PKCS8_V2_PREFIX: [u8; 16] = [
+    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The PKCS#8 v1 form of ring's v2 Ed25519 document: the seed alone, without the public
+/// key. ring writes only v2, which OpenSSL 3.0 (`openssl pkey`: unsupported) and Python
+/// `cryptography` refuse, so operators could not inspect, back up or convert the keys;
+/// ring reads both. `None` if `v2` is not the document ring writes.
+fn ed25519_pkcs8_v1(v2: &[u8]) -> Option<Vec<u8>> {
+    let seed = v2.strip_prefix(&ED25519_PKCS8_V2_PREFIX)?.get(..32)?;
+    Some([&ED25519_PKCS8_V1_PREFIX[..], seed].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,6 +645,25 @@ mod tests {
         let other = Key::hs256_fingerprinted(b"another-secret-another-secret-0123").unwrap();
         assert_ne!(a.kid(), other.kid());
         assert!(!a.kid().contains("0123456789"));
+    }
+
+    #[test]
+    fn ed25519_keys_are_written_as_pkcs8_v1_and_v2_still_reads() {
+        let generated = Key::generate(Algorithm::EdDSA).unwrap();
+        let der = pem_contents(&generated.private_pem, "PRIVATE KEY").unwrap();
+        assert_eq!(der.len(), 48, "v1: no public key inside");
+        assert_eq!(der[..16], ED25519_PKCS8_V1_PREFIX);
+
+        let v2 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let v2_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", v2.as_ref()));
+        let v1_pem = pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            ed25519_pkcs8_v1(v2.as_ref()).unwrap(),
+        ));
+        let from_v2 = Key::from_private_pem(Algorithm::EdDSA, &v2_pem).unwrap();
+        let from_v1 = Key::from_private_pem(Algorithm::EdDSA, &v1_pem).unwrap();
+        assert_eq!(from_v1.kid(), from_v2.kid(), "the same key either way");
+        assert_eq!(ed25519_pkcs8_v1(&v2.as_ref()[1..]), None);
     }
 
     #[test]

@@ -440,6 +440,33 @@ mod tests {
             .collect()
     }
 
+    /// What `openssl pkey` derives from a private key file: the public key, SPKI PEM.
+    fn openssl_public_key(private: &Path) -> String {
+        let output = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(private)
+            .output()
+            .expect("openssl is installed (apt-get install -y openssl)");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "openssl pkey refused it: {stderr}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    #[test]
+    fn standard_tools_read_the_generated_keys() {
+        for alg in [Algorithm::EdDSA, Algorithm::ES256] {
+            let dir = temp_dir(&format!("openssl-{alg:?}"));
+            let key = generate(&dir, alg, T0).unwrap();
+            let derived = openssl_public_key(&dir.join(private_file(&key.kid)));
+            let written = std::fs::read_to_string(dir.join(public_file(&key.kid))).unwrap();
+            assert_eq!(
+                Key::from_public_pem(alg, &derived).unwrap().kid(),
+                Key::from_public_pem(alg, &written).unwrap().kid(),
+                "{alg:?}: openssl finds the public key we published"
+            );
+        }
+    }
+
     #[test]
     fn a_rotation_walks_next_active_retired_dropped() {
         let dir = temp_dir("walk");
