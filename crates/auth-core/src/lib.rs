@@ -6,7 +6,8 @@
 //! - [`claims`]: [`Claims`], the [`ClaimsBuilder`] the issuer uses, typed accessors.
 //! - [`clock`]: [`Clock`], the real one and a [`ManualClock`] for tests.
 //! - [`keys`]: [`Key`], [`KeyRing`], PEM and JWKS import/export, key generation.
-//! - [`issue`]: signing an access token with the ring's active key.
+//! - [`issue`]: [`Issuer`], the one place tokens are minted, and [`SharedKeys`], the
+//!   swappable ring it shares with the [`Verifier`].
 //! - [`verify`]: [`Verifier`], the one verification routine, and [`VerifyError`].
 //! - [`error`]: start-up and signing errors, and the JSON error body every service sends.
 //! - `actix` (feature `actix`): the [`actix::Authenticated`] extractor and 401/403 rendering.
@@ -26,6 +27,7 @@ pub use alg::Algorithm;
 pub use claims::{Audience, Claims, ClaimsBuilder, Subject, ROLE_ADMIN, ROLE_SERVICE, ROLE_USER};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};
+pub use issue::{Issuer, SharedKeys, SERVICE_SESSION};
 pub use keys::{generate_hmac_secret, GeneratedKey, Jwk, Jwks, Key, KeyRing};
 pub use verify::{KeySource, Validation, Verifier, VerifyError};
 

@@ -10,12 +10,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::Guard;
 use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use crate::{Algorithm, Claims, Clock, Key, KeyRing, SetupError, B64, TOKEN_TYPE};
+use crate::{Algorithm, Claims, Clock, Key, KeyRing, SetupError, SharedKeys, B64, TOKEN_TYPE};
 
 /// Longest token accepted, checked before any parsing. Tessera's tokens are ~400 bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -164,7 +164,7 @@ pub trait KeySource: Send + Sync + 'static {
 /// can be replaced while requests run ([`Verifier::replace_keys`]: a reloaded key set, a
 /// fetched JWKS), and each verification reads one ring from start to end.
 pub struct Verifier {
-    keys: ArcSwap<KeyRing>,
+    keys: SharedKeys,
     issuer: String,
     audiences: Vec<String>,
     leeway: u64,
@@ -218,6 +218,18 @@ impl Verifier {
         validation: Validation,
         clock: Arc<dyn Clock>,
     ) -> Result<Verifier, SetupError> {
+        Verifier::from_shared(SharedKeys::new(keys), validation, clock)
+    }
+
+    /// Like [`Verifier::new`], over a ring shared with others (the service's [`Issuer`]):
+    /// a replacement by any holder reaches this verifier too.
+    ///
+    /// [`Issuer`]: crate::Issuer
+    pub fn from_shared(
+        keys: SharedKeys,
+        validation: Validation,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Verifier, SetupError> {
         if validation.issuer.is_empty() {
             return Err(SetupError::Validation("the expected issuer is empty"));
         }
@@ -229,9 +241,9 @@ impl Verifier {
         }
         let algorithms = validation
             .algorithms
-            .unwrap_or_else(|| keys.keys().map(Key::alg).collect());
+            .unwrap_or_else(|| keys.load().keys().map(Key::alg).collect());
         Ok(Verifier {
-            keys: ArcSwap::from_pointee(keys),
+            keys,
             issuer: validation.issuer,
             audiences: validation.audiences,
             leeway: validation.leeway.as_secs(),
@@ -240,14 +252,19 @@ impl Verifier {
         })
     }
 
-    /// The current key ring (the issuer signs with it).
+    /// The current key ring.
     pub fn keys(&self) -> Guard<Arc<KeyRing>> {
         self.keys.load()
     }
 
+    /// The handle on the ring, for an [`Issuer`](crate::Issuer) that signs with it.
+    pub fn shared_keys(&self) -> SharedKeys {
+        self.keys.clone()
+    }
+
     /// Verifies with `keys` from now on; verifications under way finish with the old ring.
     pub fn replace_keys(&self, keys: KeyRing) {
-        self.keys.store(Arc::new(keys));
+        self.keys.replace(keys);
     }
 
     /// Verifies a compact JWS access token and returns its claims.

@@ -3,10 +3,11 @@
 //! existing session must log in again; a grant takes effect at the next refresh.
 
 use auth_core::{ROLE_ADMIN, ROLE_USER};
+use service_kit::redis::RedisSetupError;
 use thiserror::Error;
 
 use crate::config::Settings;
-use crate::startup::{store, StartupError};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 #[derive(Debug, Error)]
@@ -16,7 +17,7 @@ pub enum AdminError {
     #[error("no user named {0:?}")]
     NoSuchUser(String),
     #[error(transparent)]
-    Startup(#[from] StartupError),
+    Redis(#[from] RedisSetupError),
     #[error("store error: {0}")]
     Store(#[from] StoreError),
 }
@@ -30,7 +31,7 @@ pub async fn set_admin(
     if settings.redis.url.is_none() {
         return Err(AdminError::NoSharedStore);
     }
-    let store = store(settings)?;
+    let store = crate::store::configured(settings)?;
     let user = store
         .user_by_name(username)
         .await?
@@ -52,4 +53,23 @@ pub async fn set_admin(
             user.username
         )
     })
+}
+
+/// Grants `admin` to the existing users named in `AUTH__ADMINS`. A store that is down at
+/// start-up only delays this (registration applies the list too).
+pub async fn bootstrap(state: &AppState) {
+    for name in &state.settings().admins {
+        let store = state.store();
+        let result = match store.user_by_name(name).await {
+            Ok(Some(user)) if user.role != ROLE_ADMIN => store
+                .set_role(&user.id, ROLE_ADMIN, false)
+                .await
+                .map(|_| ()),
+            Ok(_) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "could not apply AUTH__ADMINS at start-up");
+        }
+    }
 }

@@ -1,11 +1,16 @@
 //! [`ApiError`]: every way an auth-service request can fail, as the one JSON error shape
 //! with a stable code. Internal causes are logged whole; clients get a plain message.
+//! [`StartupError`]: every way the service can refuse to start, naming the setting.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use auth_core::actix::{error_response, AuthError};
+use auth_core::SetupError;
 use service_kit::http::error_chain;
+use service_kit::keys::KeyError;
+use service_kit::redis::RedisSetupError;
+use service_kit::secret::SecretError;
 use thiserror::Error;
 
 use crate::password::PasswordError;
@@ -36,8 +41,9 @@ pub enum ApiError {
     Busy,
     #[error("the credential store is unavailable; retry shortly")]
     StoreUnavailable(#[source] StoreError),
+    /// A fault of ours; the cause is logged whole, the client sees a plain message.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Auth(#[from] AuthError),
 }
@@ -45,6 +51,11 @@ pub enum ApiError {
 impl ApiError {
     pub fn validation(message: impl Into<String>) -> ApiError {
         ApiError::Validation(message.into())
+    }
+
+    /// An internal error keeping `cause` (and its chain) for the log.
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+        ApiError::Internal(Box::new(cause))
     }
 
     /// The stable machine code of the JSON body.
@@ -80,7 +91,7 @@ impl From<PasswordError> for ApiError {
     fn from(err: PasswordError) -> Self {
         match err {
             PasswordError::Busy => ApiError::Busy,
-            PasswordError::Internal(cause) => ApiError::Internal(cause),
+            internal @ PasswordError::Internal { .. } => ApiError::internal(internal),
         }
     }
 }
@@ -107,7 +118,7 @@ impl ResponseError for ApiError {
         let retry_after = match self {
             ApiError::Auth(err) => return err.error_response(),
             ApiError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error");
+                tracing::error!(error = %error_chain(cause.as_ref()), "internal error");
                 None
             }
             ApiError::StoreUnavailable(cause) => {
@@ -126,4 +137,28 @@ impl ResponseError for ApiError {
         }
         response
     }
+}
+
+/// Why the service did not start. Each message names the setting to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("invalid JWT settings (AUTH__JWT__*): {0}")]
+    Jwt(#[from] SetupError),
+    #[error("invalid AUTH__PASSWORD__* settings: {0}")]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Redis(#[from] RedisSetupError),
+    #[error("cannot listen on {address} (AUTH__LISTEN): {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Server(#[from] std::io::Error),
 }

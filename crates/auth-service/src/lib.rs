@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: [`Settings`] (`AUTH__*`) and their checks.
-//! - [`startup`]: [`Application`]: shared state built once, bound, served.
+//! - [`startup`]: [`Application`]: the state built once, bound, served.
+//! - [`state`]: [`state::AppState`], the parts every request shares (private fields).
 //! - [`routes`]: the HTTP surface (`/auth/*`, `/oauth/*`, `/.well-known/*`, health).
 //! - [`oauth`]: OAuth 2.0 clients, their authentication and scopes, RFC 6749 errors.
 //! - [`sessions`]: login, refresh, logout — the token lifecycle over the store.
@@ -11,7 +12,7 @@
 //! - [`password`]: username/password rules, argon2id on a bounded pool.
 //! - [`store`]: [`store::AuthStore`], Redis and in-memory implementations.
 //! - [`browser`]: cookie transport of the refresh token and its CSRF checks.
-//! - [`error`]: [`error::ApiError`], the JSON error of every handler.
+//! - [`error`]: [`error::ApiError`], the JSON error of every handler, and [`StartupError`].
 //! - [`purge`]: deleting a deleted account's tasks, durably, with retries.
 //! - [`signing_keys`]: reloading the rotating key set in a running instance.
 //! - [`admin`]: the `users grant-admin` / `revoke-admin` commands.
@@ -28,7 +29,9 @@ pub mod routes;
 pub mod sessions;
 pub mod signing_keys;
 pub mod startup;
+pub mod state;
 pub mod store;
 
 pub use config::Settings;
-pub use startup::{Application, StartupError};
+pub use error::StartupError;
+pub use startup::Application;

@@ -15,6 +15,7 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 
 use crate::config::PasswordSettings;
+use crate::refresh::NoRandomness;
 
 /// Shortest and longest password, in bytes.
 pub const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 8..=1024;
@@ -46,8 +47,28 @@ pub enum PasswordError {
     /// The pool and its queue are full: shed load rather than queue without bound.
     #[error("too many password operations in progress")]
     Busy,
-    #[error("password hashing failed: {0}")]
-    Internal(String),
+    #[error("password hashing failed: {context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl PasswordError {
+    fn internal(
+        context: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> PasswordError {
+        PasswordError::Internal {
+            context,
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+fn phc_error(err: impl std::error::Error + Send + Sync + 'static) -> PasswordError {
+    PasswordError::internal("PHC encoding", err)
 }
 
 /// Work for a hashing thread.
@@ -79,22 +100,21 @@ impl Hasher {
 
     /// A PHC-format argon2id hash of `password` with a fresh 16-byte salt.
     fn hash(&mut self, password: &[u8]) -> Result<String, PasswordError> {
-        let internal = |err: &dyn std::fmt::Display| PasswordError::Internal(err.to_string());
         let mut salt = [0u8; 16];
         SystemRandom::new()
             .fill(&mut salt)
-            .map_err(|_| PasswordError::Internal("no randomness".to_owned()))?;
+            .map_err(|_| PasswordError::internal("no randomness", NoRandomness))?;
         let params = self.params.clone();
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
             .hash_password_into_with_memory(password, &salt, &mut out, self.memory(&params))
-            .map_err(|e| internal(&e))?;
+            .map_err(|e| PasswordError::internal("argon2", e))?;
         let phc = PasswordHash {
             algorithm: argon2::ARGON2ID_IDENT,
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&params).map_err(|e| internal(&e))?,
-            salt: Some(Salt::new(&salt).map_err(|e| internal(&e))?),
-            hash: Some(Output::new(&out).map_err(|e| internal(&e))?),
+            params: ParamsString::try_from(&params).map_err(phc_error)?,
+            salt: Some(Salt::new(&salt).map_err(phc_error)?),
+            hash: Some(Output::new(&out).map_err(phc_error)?),
         };
         Ok(phc.to_string())
     }
@@ -149,7 +169,7 @@ impl Passwords {
             settings.parallelism,
             None,
         )
-        .map_err(|err| PasswordError::Internal(err.to_string()))?;
+        .map_err(|e| PasswordError::internal("argon2 parameters", e))?;
         let max_concurrent = match settings.max_concurrent {
             0 => {
                 std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
@@ -159,7 +179,7 @@ impl Passwords {
         let mut random = [0u8; 32];
         SystemRandom::new()
             .fill(&mut random)
-            .map_err(|_| PasswordError::Internal("no randomness".to_owned()))?;
+            .map_err(|_| PasswordError::internal("no randomness", NoRandomness))?;
         let dummy_hash = Hasher::new(params.clone()).hash(&random)?;
         let (jobs, queue) = mpsc::sync_channel::<Job>(settings.max_queue);
         let queue = Arc::new(Mutex::new(queue));
@@ -168,7 +188,7 @@ impl Passwords {
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
                 .spawn(move || work(&queue, hasher))
-                .map_err(|err| PasswordError::Internal(err.to_string()))?;
+                .map_err(|e| PasswordError::internal("starting a hashing thread", e))?;
         }
         Ok(Passwords { jobs, dummy_hash })
     }
@@ -201,7 +221,7 @@ impl Passwords {
     ) -> Result<T, PasswordError> {
         self.submit(job)?
             .await
-            .map_err(|_| PasswordError::Internal("a hashing job was dropped".to_owned()))
+            .map_err(|e| PasswordError::internal("a hashing job was dropped", e))
     }
 
     /// Queues `job` now; the receiver yields its result.
@@ -215,9 +235,10 @@ impl Passwords {
         });
         self.jobs.try_send(job).map_err(|err| match err {
             TrySendError::Full(_) => PasswordError::Busy,
-            TrySendError::Disconnected(_) => {
-                PasswordError::Internal("hashing threads stopped".to_owned())
-            }
+            TrySendError::Disconnected(_) => PasswordError::Internal {
+                context: "hashing threads stopped",
+                source: None,
+            },
         })?;
         Ok(result)
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::sessions::AppState;
+use crate::state::AppState;
 use crate::store::{Backoff, StoreError};
 
 /// The client id the auth-service's own service tokens carry.
@@ -50,7 +50,7 @@ async fn try_now(state: &AppState, user_id: &str) {
 
 /// One round of the poller: every due purge, tried once. Returns how many finished.
 pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
-    let settings = &state.settings.purge;
+    let settings = &state.settings().purge;
     if settings.tasks_urls.is_empty() {
         return Ok(0); // nowhere to purge yet: keep the records as they are
     }
@@ -59,8 +59,8 @@ pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
         max_secs: settings.max_backoff_secs,
     };
     let claimed = state
-        .store
-        .claim_purges(state.clock.now(), backoff, BATCH)
+        .store()
+        .claim_purges(state.now(), backoff, BATCH)
         .await?;
     let mut done = 0;
     for purge in claimed {
@@ -81,7 +81,7 @@ pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
 
 /// Polls for due purges every `AUTH__PURGE__POLL_SECS`, for as long as the process runs.
 pub fn spawn_poller(state: Arc<AppState>) {
-    let every = Duration::from_secs(state.settings.purge.poll_secs);
+    let every = Duration::from_secs(state.settings().purge.poll_secs);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -97,7 +97,7 @@ pub fn spawn_poller(state: Arc<AppState>) {
 /// One attempt at every configured tasks-service instance in turn; `true` when one
 /// answered 204.
 async fn attempt(state: &AppState, user_id: &str) -> bool {
-    match state.store.user_by_id(user_id).await {
+    match state.store().user_by_id(user_id).await {
         Ok(None) => {}
         Ok(Some(_)) => return false, // not deleted (yet): never purge a live account
         Err(_) => return false,
@@ -109,12 +109,18 @@ async fn attempt(state: &AppState, user_id: &str) -> bool {
             return false;
         }
     };
-    for base in &state.settings.purge.tasks_urls {
+    for base in &state.settings().purge.tasks_urls {
         let url = format!(
             "{}/internal/users/{user_id}/tasks",
             base.trim_end_matches('/')
         );
-        match state.outbound.delete(&url).bearer_auth(&token).send().await {
+        match state
+            .outbound()
+            .delete(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+        {
             Ok(response) if response.status() == StatusCode::NO_CONTENT => {
                 tracing::info!(event = "account_purged", user_id = %user_id, "the account's tasks are deleted");
                 return true;
@@ -131,7 +137,7 @@ async fn attempt(state: &AppState, user_id: &str) -> bool {
 }
 
 async fn forget(state: &AppState, user_id: &str) -> bool {
-    match state.store.purge_done(user_id).await {
+    match state.store().purge_done(user_id).await {
         Ok(()) => true,
         Err(err) => {
             // Purged but still recorded: the poller repeats it (idempotent) and forgets it.

@@ -31,12 +31,19 @@ pub struct SessionId {
     user: Uuid,
 }
 
+/// The system's random generator failed (ring reports no more than that).
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+#[error("the system random generator failed")]
+pub struct NoRandomness;
+
 impl SessionId {
     /// A fresh session id for `user`.
-    pub fn new(user: Uuid) -> Result<SessionId, ring::error::Unspecified> {
+    pub fn new(user: Uuid) -> Result<SessionId, NoRandomness> {
         let mut bytes = [0u8; 32];
         bytes[..16].copy_from_slice(user.as_bytes());
-        SystemRandom::new().fill(&mut bytes[16..])?;
+        SystemRandom::new()
+            .fill(&mut bytes[16..])
+            .map_err(|_| NoRandomness)?;
         Ok(SessionId {
             text: B64.encode(bytes),
             user,
@@ -149,9 +156,11 @@ impl RefreshKeys {
     }
 
     /// A first token for a new session: a random secret.
-    pub fn fresh(&self, sid: SessionId) -> Result<RefreshToken, ring::error::Unspecified> {
+    pub fn fresh(&self, sid: SessionId) -> Result<RefreshToken, NoRandomness> {
         let mut secret = [0u8; SECRET_LEN];
-        SystemRandom::new().fill(&mut secret)?;
+        SystemRandom::new()
+            .fill(&mut secret)
+            .map_err(|_| NoRandomness)?;
         Ok(RefreshToken { sid, secret })
     }
 

@@ -9,44 +9,19 @@
 //! chain. Presenting a spent token after the grace window, or any older spent token,
 //! revokes the whole family: thief and victim both log in again.
 
-use std::sync::Arc;
-
-use auth_core::{Claims, ClaimsBuilder, Clock, Verifier, ROLE_ADMIN, ROLE_USER};
+use auth_core::{Claims, ROLE_ADMIN, ROLE_USER};
 use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::config::Settings;
 use crate::error::ApiError;
-use crate::oauth::Clients;
-use crate::password::{validate_password, validate_username, Passwords};
-use crate::refresh::{RefreshKeys, RefreshToken, SessionId};
-use crate::store::{AuthStore, Grant, NewSession, RotateRequest, Rotation, User};
-
-/// The `sid` of service tokens, which have no session (the claim is required).
-pub const SERVICE_SESSION: &str = "client_credentials";
+use crate::password::{validate_password, validate_username};
+use crate::refresh::{RefreshToken, SessionId};
+use crate::state::AppState;
+use crate::store::{Grant, NewSession, RotateRequest, Rotation, SessionInfo, User};
 
 /// Longest user agent kept with a session.
 const MAX_USER_AGENT_CHARS: usize = 256;
-
-/// Everything the handlers share, built once at start-up.
-pub struct AppState {
-    pub store: Arc<dyn AuthStore>,
-    pub verifier: Arc<Verifier>,
-    pub passwords: Passwords,
-    pub refresh_keys: RefreshKeys,
-    pub clients: Clients,
-    /// HTTP client for calls to other services (the account purge).
-    pub outbound: reqwest::Client,
-    pub clock: Arc<dyn Clock>,
-    pub settings: Settings,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
-    }
-}
 
 /// The token response of login and refresh (RFC 6749 §5.1 names plus `session_id`).
 #[derive(Clone, Debug, Serialize)]
@@ -78,10 +53,6 @@ impl ClientInfo {
 }
 
 impl AppState {
-    fn now(&self) -> u64 {
-        self.clock.now()
-    }
-
     /// Creates a user. Names on `AUTH__ADMINS` start as admins.
     pub async fn register(
         &self,
@@ -92,10 +63,10 @@ impl AppState {
         validate_username(username).map_err(ApiError::Validation)?;
         validate_password(&password).map_err(ApiError::Validation)?;
         self.throttle_ip(client).await?;
-        if self.store.user_by_name(username).await?.is_some() {
+        if self.store().user_by_name(username).await?.is_some() {
             return Err(ApiError::UsernameTaken);
         }
-        let role = if self.settings.is_bootstrap_admin(username) {
+        let role = if self.settings().is_bootstrap_admin(username) {
             ROLE_ADMIN
         } else {
             ROLE_USER
@@ -103,12 +74,12 @@ impl AppState {
         let user = User {
             id: Uuid::new_v4().to_string(),
             username: username.to_owned(),
-            password_hash: self.passwords.hash(password).await?,
+            password_hash: self.passwords().hash(password).await?,
             role: role.to_owned(),
             ver: 0,
             created_at: self.now(),
         };
-        self.store.create_user(&user).await?;
+        self.store().create_user(&user).await?;
         tracing::info!(event = "register", user_id = %user.id, "user registered");
         Ok(user)
     }
@@ -127,26 +98,24 @@ impl AppState {
         let user = match validate_username(username) {
             Ok(()) => {
                 self.throttle_name(username).await?;
-                self.store.user_by_name(username).await?
+                self.store().user_by_name(username).await?
             }
             Err(_) => None,
         };
         let hash = user.as_ref().map(|user| user.password_hash.clone());
-        if !self.passwords.verify(password, hash).await? {
+        if !self.passwords().verify(password, hash).await? {
             tracing::info!(event = "login_failed", ip = %client.ip, "invalid credentials");
             return Err(ApiError::InvalidCredentials);
         }
         let user = user.ok_or(ApiError::InvalidCredentials)?;
-        let user_id =
-            Uuid::parse_str(&user.id).map_err(|err| ApiError::Internal(err.to_string()))?;
-        let sid =
-            SessionId::new(user_id).map_err(|_| ApiError::Internal("no randomness".into()))?;
+        let user_id = Uuid::parse_str(&user.id).map_err(ApiError::internal)?;
+        let sid = SessionId::new(user_id).map_err(ApiError::internal)?;
         let token = self
-            .refresh_keys
+            .refresh_keys()
             .fresh(sid.clone())
-            .map_err(|_| ApiError::Internal("no randomness".into()))?;
+            .map_err(ApiError::internal)?;
         let now = self.now();
-        let refresh = &self.settings.refresh;
+        let refresh = &self.settings().refresh;
         let session = NewSession {
             sid,
             secret_hash: token.secret_hash(),
@@ -160,7 +129,7 @@ impl AppState {
         // `None`: the user was deleted, or changed the password or logged out everywhere
         // while this password was being checked — the check no longer holds.
         let grant = self
-            .store
+            .store()
             .create_session(&session)
             .await?
             .ok_or(ApiError::InvalidCredentials)?;
@@ -171,12 +140,12 @@ impl AppState {
     /// Rotates a refresh token (see the module docs for exactly what is returned).
     pub async fn refresh(&self, presented: &str) -> Result<TokenResponse, ApiError> {
         let presented = RefreshToken::parse(presented).ok_or(ApiError::InvalidRefreshToken)?;
-        let successor = self.refresh_keys.successor(&presented);
+        let successor = self.refresh_keys().successor(&presented);
         let (presented_hash, successor_hash) = (presented.secret_hash(), successor.secret_hash());
-        let refresh = &self.settings.refresh;
+        let refresh = &self.settings().refresh;
         let sid = presented.session();
         let outcome = self
-            .store
+            .store()
             .rotate(&RotateRequest {
                 sid,
                 presented_hash: &presented_hash,
@@ -199,10 +168,10 @@ impl AppState {
                 current_hash,
             } => {
                 if self
-                    .refresh_keys
+                    .refresh_keys()
                     .is_ancestor(&presented, &current_hash, generation)
                 {
-                    self.store.end_session(sid).await?;
+                    self.store().end_session(sid).await?;
                     Err(self.reuse_detected(sid))
                 } else {
                     Err(ApiError::InvalidRefreshToken)
@@ -215,7 +184,7 @@ impl AppState {
     /// succeeds for a malformed or unknown token: logout is idempotent.
     pub async fn logout(&self, presented: &str) -> Result<(), ApiError> {
         if let Some(token) = RefreshToken::parse(presented) {
-            self.store
+            self.store()
                 .logout(token.session(), &token.secret_hash())
                 .await?;
         }
@@ -226,7 +195,7 @@ impl AppState {
     /// before logout-all or a password change is refused here even before it expires.
     pub async fn current_user(&self, claims: &Claims) -> Result<User, ApiError> {
         let user = self
-            .store
+            .store()
             .user_by_id(&claims.sub)
             .await?
             .ok_or_else(revoked_token)?;
@@ -234,6 +203,38 @@ impl AppState {
             return Err(revoked_token());
         }
         Ok(user)
+    }
+
+    /// Ends every session of the caller and bumps the token version (logout everywhere).
+    pub async fn logout_all(&self, claims: &Claims) -> Result<(), ApiError> {
+        let current = self.current_user(claims).await?;
+        self.store().end_all_sessions(&current.id).await?;
+        tracing::info!(event = "logout_all", user_id = %current.id, "every session ended");
+        Ok(())
+    }
+
+    /// The caller's live sessions, oldest first.
+    pub async fn sessions_of(&self, claims: &Claims) -> Result<Vec<SessionInfo>, ApiError> {
+        let current = self.current_user(claims).await?;
+        let idle_secs = self.settings().refresh.idle_secs;
+        Ok(self
+            .store()
+            .sessions(&current.id, self.now(), idle_secs)
+            .await?)
+    }
+
+    /// Ends one of the caller's sessions. Another user's session id is the same
+    /// `NotFound` as an unknown one: ids of other users' sessions are not confirmed.
+    pub async fn end_session_of(&self, claims: &Claims, id: &str) -> Result<(), ApiError> {
+        let current = self.current_user(claims).await?;
+        let sid = SessionId::parse(id)
+            .filter(|sid| sid.user().to_string() == current.id)
+            .ok_or(ApiError::NotFound)?;
+        if !self.store().end_session(&sid).await? {
+            return Err(ApiError::NotFound);
+        }
+        tracing::info!(event = "session_revoked", user_id = %current.id, session_id = %sid, "session ended by its owner");
+        Ok(())
     }
 
     /// Changes the password: the current one must be right; every other session ends.
@@ -247,11 +248,11 @@ impl AppState {
         self.throttle_name(&user.username).await?;
         validate_password(&new).map_err(ApiError::Validation)?;
         self.check_password(&user, current).await?;
-        let hash = self.passwords.hash(new).await?;
+        let hash = self.passwords().hash(new).await?;
         let keep = SessionId::parse(&claims.sid).ok_or_else(revoked_token)?;
         // Refused if the version moved on during the check (another password change or a
         // logout-all): the caller's own token was revoked meanwhile.
-        if !self.store.set_password(&user, &hash, &keep).await? {
+        if !self.store().set_password(&user, &hash, &keep).await? {
             return Err(revoked_token());
         }
         tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
@@ -271,11 +272,11 @@ impl AppState {
         let user = self.current_user(claims).await?;
         self.throttle_name(&user.username).await?;
         self.check_password(&user, password).await?;
-        self.store.enqueue_purge(&user.id, self.now()).await?;
-        if !self.store.delete_user(&user).await? {
+        self.store().enqueue_purge(&user.id, self.now()).await?;
+        if !self.store().delete_user(&user).await? {
             // The account stays; so must its tasks. The poller never purges a live
             // account, so a withdrawal that fails here is harmless.
-            self.store.purge_done(&user.id).await?;
+            self.store().purge_done(&user.id).await?;
             return Err(revoked_token());
         }
         tracing::info!(event = "account_deleted", user_id = %user.id, "account, sessions and username deleted");
@@ -286,7 +287,7 @@ impl AppState {
     /// `Ok` if `password` is `user`'s, else `InvalidCredentials`.
     async fn check_password(&self, user: &User, password: SecretString) -> Result<(), ApiError> {
         let hash = Some(user.password_hash.clone());
-        match self.passwords.verify(password, hash).await? {
+        match self.passwords().verify(password, hash).await? {
             true => Ok(()),
             false => Err(ApiError::InvalidCredentials),
         }
@@ -299,22 +300,14 @@ impl AppState {
         grant: &Grant,
     ) -> Result<TokenResponse, ApiError> {
         let sid = refresh_token.session().as_str();
-        let ttl = self.settings.access_ttl();
-        let access_token = self.sign(
-            ClaimsBuilder::user(
-                &self.settings.jwt.issuer,
-                &self.settings.jwt.audience,
-                user_id,
-                sid,
-            )
-            .role(&grant.role)
-            .version(grant.ver)
-            .lifetime(ttl),
-        )?;
+        let access_token = self
+            .issuer()
+            .user_token(user_id, sid, &grant.role, grant.ver)
+            .map_err(ApiError::internal)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: ttl.as_secs(),
+            expires_in: self.issuer().ttl().as_secs(),
             refresh_token: Some(refresh_token.expose()),
             refresh_expires_in: grant.refresh_expires_in,
             session_id: sid.to_owned(),
@@ -322,31 +315,14 @@ impl AppState {
     }
 
     /// An access token for confidential client `client_id` with `scope` (the
-    /// `client_credentials` grant): subject `svc:<client_id>`, no session behind it.
+    /// `client_credentials` grant, and the auth-service's own purge calls): subject
+    /// `svc:<client_id>`, no session behind it. Returns the token and its lifetime.
     pub fn service_token(&self, client_id: &str, scope: &str) -> Result<(String, u64), ApiError> {
-        let ttl = self.settings.access_ttl();
-        let token = self.sign(
-            ClaimsBuilder::service(
-                &self.settings.jwt.issuer,
-                &self.settings.jwt.audience,
-                client_id,
-                SERVICE_SESSION,
-            )
-            .scope(scope)
-            .lifetime(ttl),
-        )?;
-        Ok((token, ttl.as_secs()))
-    }
-
-    /// An access token with these claims, issued now, signed with the active key.
-    fn sign(&self, claims: ClaimsBuilder) -> Result<String, ApiError> {
-        let claims = claims
-            .build(self.now())
-            .map_err(|err| ApiError::Internal(err.to_string()))?;
-        self.verifier
-            .keys()
-            .sign(&claims)
-            .map_err(|err| ApiError::Internal(err.to_string()))
+        let token = self
+            .issuer()
+            .service_token(client_id, scope)
+            .map_err(ApiError::internal)?;
+        Ok((token, self.issuer().ttl().as_secs()))
     }
 
     fn reuse_detected(&self, sid: &SessionId) -> ApiError {
@@ -360,7 +336,7 @@ impl AppState {
     }
 
     async fn throttle_ip(&self, client: &ClientInfo) -> Result<(), ApiError> {
-        let limits = &self.settings.rate_limit;
+        let limits = &self.settings().rate_limit;
         self.throttle(
             &format!("ip:{}", client.ip),
             limits.ip_attempts,
@@ -371,7 +347,7 @@ impl AppState {
 
     /// Counts one password attempt against `username` (case-insensitively).
     async fn throttle_name(&self, username: &str) -> Result<(), ApiError> {
-        let limits = &self.settings.rate_limit;
+        let limits = &self.settings().rate_limit;
         self.throttle(
             &format!("user:{}", username.to_ascii_lowercase()),
             limits.username_attempts,
@@ -381,7 +357,7 @@ impl AppState {
     }
 
     async fn throttle(&self, key: &str, limit: u64, window_secs: u64) -> Result<(), ApiError> {
-        let hits = self.store.hit(key, window_secs, self.now()).await?;
+        let hits = self.store().hit(key, window_secs, self.now()).await?;
         if hits.count > limit {
             return Err(ApiError::RateLimited {
                 retry_after: hits.resets_in,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use service_kit::keyset::{self, Manifest, MANIFEST};
 
-use crate::sessions::AppState;
+use crate::state::AppState;
 
 /// The `keys rotate` timing these settings imply.
 pub fn timing(settings: &crate::Settings, lead: Option<u64>) -> keyset::Timing {
@@ -23,11 +23,11 @@ pub fn timing(settings: &crate::Settings, lead: Option<u64>) -> keyset::Timing {
 
 /// Starts the reloader when a key set is configured.
 pub fn spawn_reloader(state: Arc<AppState>) {
-    let Some(dir) = state.settings.jwt.keys_dir.clone() else {
+    let Some(dir) = state.settings().jwt.keys_dir.clone() else {
         return;
     };
-    let alg = state.settings.jwt.algorithm.algorithm();
-    let every = Duration::from_secs(state.settings.jwt.keys_reload_secs);
+    let alg = state.settings().jwt.algorithm.algorithm();
+    let every = Duration::from_secs(state.settings().jwt.keys_reload_secs);
     tokio::spawn(async move {
         let mut seen: Option<Vec<u8>> = None;
         let mut signing: Option<String> = None;
@@ -35,14 +35,14 @@ pub fn spawn_reloader(state: Arc<AppState>) {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let now = state.clock.now();
+            let now = state.now();
             match std::fs::read(dir.join(MANIFEST)) {
                 Ok(bytes) if seen.as_ref() != Some(&bytes) => {
                     let loaded = Manifest::parse(&dir, &bytes)
                         .and_then(|manifest| Ok((manifest.ring(&dir, alg, now)?, manifest)));
                     match loaded {
                         Ok((ring, manifest)) => {
-                            state.verifier.replace_keys(ring);
+                            state.verifier().replace_keys(ring);
                             seen = Some(bytes);
                             let states: Vec<String> = manifest
                                 .states(now)
@@ -61,7 +61,7 @@ pub fn spawn_reloader(state: Arc<AppState>) {
                 }
             }
             let now_signing = state
-                .verifier
+                .verifier()
                 .keys()
                 .signing_key_at(now)
                 .map(|key| key.kid().to_owned());

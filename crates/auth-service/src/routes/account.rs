@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client_info;
 use crate::error::ApiError;
-use crate::sessions::AppState;
+use crate::state::AppState;
 
 /// Registration and login body. `SecretString` keeps the password out of `Debug`.
 #[derive(Debug, Deserialize)]
@@ -28,7 +28,7 @@ pub async fn register(
     body: web::Json<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&req, state.settings.trust_forwarded_for);
+    let client = client_info(&req, state.settings().trust_forwarded_for);
     let Credentials { username, password } = body.into_inner();
     let user = state.register(&username, password, &client).await?;
     Ok(HttpResponse::Created().json(Registered {

@@ -5,14 +5,14 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::sessions::AppState;
+use crate::state::AppState;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.store.ping().await?;
+    state.ready().await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }
 
@@ -20,8 +20,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// with an HS256 secret. Cacheable for `AUTH__JWT__JWKS_MAX_AGE_SECS`, which key rotations
 /// wait out (plus the reload interval) before a new key signs.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    let max_age = state.settings.jwt.jwks_max_age_secs;
+    let max_age = state.settings().jwt.jwks_max_age_secs;
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, format!("public, max-age={max_age}")))
-        .json(state.verifier.keys().jwks_at(state.clock.now()))
+        .json(state.jwks())
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::client_info;
 use super::tokens::token_reply;
 use crate::oauth::{grant_scopes, Client, OAuthError, Presented};
-use crate::sessions::AppState;
+use crate::state::AppState;
 
 /// Largest form body accepted.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -40,7 +40,7 @@ pub async fn token(
             }
             let username = required("username")?;
             let password = SecretString::from(required("password")?);
-            let info = client_info(&req, state.settings.trust_forwarded_for);
+            let info = client_info(&req, state.settings().trust_forwarded_for);
             let response = state.login(username, password, &info).await?;
             Ok(token_reply(&state, response, false))
         }
@@ -96,12 +96,12 @@ pub async fn revoke(
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414): built from configuration
 /// alone (`AUTH__PUBLIC_URL`), never from the request, since it is cached publicly.
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
-    let base = state.settings.public_base();
+    let base = state.settings().public_base();
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .json(json!({
-            "issuer": state.settings.jwt.issuer,
+            "issuer": state.settings().jwt.issuer,
             "token_endpoint": format!("{base}/oauth/token"),
             "revocation_endpoint": format!("{base}/oauth/revoke"),
             "jwks_uri": format!("{base}/.well-known/jwks.json"),
@@ -109,7 +109,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
-            "scopes_supported": state.clients.scopes(),
+            "scopes_supported": state.clients().scopes(),
             "token_endpoint_auth_signing_alg_values_supported": [],
         }))
 }
@@ -176,7 +176,7 @@ fn authenticate(
         body_id: params.get("client_id").map(String::as_str),
         body_secret: params.get("client_secret").map(String::as_str),
     };
-    state.clients.authenticate(&presented)
+    state.clients().authenticate(&presented)
 }
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).

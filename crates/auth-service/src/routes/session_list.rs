@@ -7,8 +7,7 @@ use auth_core::actix::Authenticated;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::refresh::SessionId;
-use crate::sessions::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct Listed {
@@ -34,11 +33,8 @@ pub async fn list(
     user: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.current_user(user.claims()).await?;
-    let now = state.clock.now();
     let sessions = state
-        .store
-        .sessions(&current.id, now, state.settings.refresh.idle_secs)
+        .sessions_of(user.claims())
         .await?
         .into_iter()
         .map(|s| Listed {
@@ -53,21 +49,12 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Sessions { sessions }))
 }
 
-/// Ends one of the caller's sessions; another user's session id is the same 404 as an
-/// unknown one.
+/// Ends one of the caller's sessions (404 for another user's, as for an unknown one).
 pub async fn revoke(
     user: Authenticated,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.current_user(user.claims()).await?;
-    let sid = SessionId::parse(&id)
-        .filter(|sid| sid.user().to_string() == current.id)
-        .ok_or(ApiError::NotFound)?;
-    if state.store.end_session(&sid).await? {
-        tracing::info!(event = "session_revoked", user_id = %current.id, session_id = %sid, "session ended by its owner");
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    state.end_session_of(user.claims(), &id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

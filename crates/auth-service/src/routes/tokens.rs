@@ -10,7 +10,8 @@ use super::account::Credentials;
 use super::client_info;
 use crate::browser::{self, Transport};
 use crate::error::ApiError;
-use crate::sessions::{AppState, TokenResponse};
+use crate::sessions::TokenResponse;
+use crate::state::AppState;
 
 /// Refresh and logout body: `{"refresh_token": "..."}`, or `{}` in browser mode.
 #[derive(Debug, Deserialize)]
@@ -25,7 +26,7 @@ pub async fn login(
     body: web::Json<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&req, state.settings.trust_forwarded_for);
+    let client = client_info(&req, state.settings().trust_forwarded_for);
     let Credentials { username, password } = body.into_inner();
     let response = state.login(&username, password, &client).await?;
     Ok(token_reply(&state, response, browser::is_browser(&req)))
@@ -36,7 +37,7 @@ pub async fn refresh(
     body: web::Json<RefreshBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let allowed = &state.settings.browser.allowed_origins;
+    let allowed = &state.settings().browser.allowed_origins;
     let (token, transport) =
         browser::refresh_token(&req, body.into_inner().refresh_token, allowed)?
             .ok_or(ApiError::InvalidRefreshToken)?;
@@ -48,7 +49,7 @@ pub async fn refresh(
         {
             // A dead cookie is useless to the browser: drop it with the error.
             let mut response = actix_web::ResponseError::error_response(&err);
-            let _ = response.add_cookie(&browser::removal(!state.settings.dev));
+            let _ = response.add_cookie(&browser::removal(state.cookie_secure()));
             Ok(response)
         }
         Err(err) => Err(err),
@@ -60,7 +61,7 @@ pub async fn logout(
     body: web::Json<RefreshBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let allowed = &state.settings.browser.allowed_origins;
+    let allowed = &state.settings().browser.allowed_origins;
     if let Some((token, _)) =
         browser::refresh_token(&req, body.into_inner().refresh_token, allowed)?
     {
@@ -74,9 +75,7 @@ pub async fn logout_all(
     user: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.current_user(user.claims()).await?;
-    state.store.end_all_sessions(&current.id).await?;
-    tracing::info!(event = "logout_all", user_id = %current.id, "every session ended");
+    state.logout_all(user.claims()).await?;
     Ok(no_content_clearing_cookie(&req, &state))
 }
 
@@ -93,7 +92,7 @@ pub(super) fn token_reply(
             reply.cookie(browser::cookie(
                 token,
                 response.refresh_expires_in,
-                !state.settings.dev,
+                state.cookie_secure(),
             ));
         }
     }
@@ -104,7 +103,7 @@ pub(super) fn no_content_clearing_cookie(req: &HttpRequest, state: &AppState) ->
     let mut reply = HttpResponse::NoContent();
     no_store(&mut reply);
     if browser::is_browser(req) || req.cookie(browser::COOKIE_NAME).is_some() {
-        reply.cookie(browser::removal(!state.settings.dev));
+        reply.cookie(browser::removal(state.cookie_secure()));
     }
     reply.finish()
 }

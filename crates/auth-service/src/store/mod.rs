@@ -8,10 +8,32 @@ mod redis;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use service_kit::redis::{RedisConn, RedisSetupError};
 use thiserror::Error;
 
+use crate::config::{Settings, ENV_PREFIX};
 use crate::refresh::SessionId;
+
+/// The configured store: Redis if `AUTH__REDIS__URL` is set, else in memory (and says
+/// loudly that this is for one instance only).
+pub fn configured(settings: &Settings) -> Result<Arc<dyn AuthStore>, RedisSetupError> {
+    match RedisConn::from_settings(&settings.redis, ENV_PREFIX)? {
+        Some(redis) => {
+            tracing::info!("store: Redis");
+            Ok(Arc::new(RedisStore::new(redis, &settings.redis.key_prefix)))
+        }
+        None => {
+            tracing::warn!(
+                "store: IN-MEMORY (AUTH__REDIS__URL is not set). Users and sessions vanish at \
+                 restart and are not shared: run a single instance only"
+            );
+            Ok(Arc::new(MemoryStore::new()))
+        }
+    }
+}
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]

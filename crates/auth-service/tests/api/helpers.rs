@@ -82,7 +82,7 @@ pub async fn spawn_wrapped(
     let mut settings = test_settings();
     settings.redis.url = redis_url.map(SecretString::from);
     customise(&mut settings);
-    let store = wrap(auth_service::startup::store(&settings).expect("store"));
+    let store = wrap(auth_service::store::configured(&settings).expect("store"));
     let app = Application::build_on(settings, Arc::new(clock.clone()), store)
         .await
         .expect("build app");

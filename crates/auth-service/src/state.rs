@@ -1,0 +1,141 @@
+//! [`AppState`]: the auth-service's parts, built once at start-up and shared by every
+//! request — the store, the issuer and verifier over one key ring, the password pool, the
+//! refresh-token keys, the OAuth clients, the outbound HTTP client, the clock and the
+//! settings. Its fields are private: handlers call the domain's methods
+//! ([`crate::sessions`]), which decide; the accessors serve the background tasks (purge,
+//! key reload) and the read-only routes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{Clock, Issuer, Jwks, Verifier};
+use secrecy::ExposeSecret;
+use service_kit::keys::{key_ring, Role};
+
+use crate::config::{Settings, ENV_PREFIX};
+use crate::error::{ApiError, StartupError};
+use crate::oauth::Clients;
+use crate::password::Passwords;
+use crate::refresh::RefreshKeys;
+use crate::store::AuthStore;
+
+/// How long a call to another service may take.
+const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything the handlers share.
+pub struct AppState {
+    store: Arc<dyn AuthStore>,
+    verifier: Arc<Verifier>,
+    issuer: Issuer,
+    passwords: Passwords,
+    refresh_keys: RefreshKeys,
+    clients: Clients,
+    /// HTTP client for calls to other services (the account purge).
+    outbound: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The parts, from settings, on `store`. Refuses settings a serving instance cannot
+    /// run with, naming the setting.
+    pub fn new(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn AuthStore>,
+    ) -> Result<AppState, StartupError> {
+        settings.check_serving().map_err(StartupError::Config)?;
+        let keys = key_ring(
+            &settings.jwt,
+            ENV_PREFIX,
+            Role::Issuer,
+            settings.dev,
+            clock.now(),
+        )?;
+        let verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
+        let issuer = Issuer::new(
+            verifier.shared_keys(),
+            &settings.jwt.issuer,
+            &settings.jwt.audience,
+            settings.access_ttl(),
+            clock.clone(),
+        );
+        let refresh_secret = settings.refresh_secret()?;
+        let outbound = service_kit::outbound::client(OUTBOUND_TIMEOUT).map_err(|err| {
+            let cause = service_kit::http::error_chain(&err);
+            StartupError::Config(format!("HTTP client: {cause}"))
+        })?;
+        Ok(AppState {
+            store,
+            verifier: Arc::new(verifier),
+            issuer,
+            passwords: Passwords::new(&settings.password)?,
+            refresh_keys: RefreshKeys::derive(refresh_secret.expose_secret().as_bytes()),
+            clients: Clients::new(&settings.oauth.public_clients, &settings.oauth.clients)
+                .map_err(StartupError::Config)?,
+            outbound,
+            clock,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Seconds since the epoch, by the service's clock.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// The verifier of this service's own Bearer endpoints (its ring is the issuer's).
+    pub fn verifier(&self) -> &Arc<Verifier> {
+        &self.verifier
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// Whether the refresh cookie is `Secure`: always, except in dev mode (plain-HTTP
+    /// localhost).
+    pub fn cookie_secure(&self) -> bool {
+        !self.settings.dev
+    }
+
+    /// The public keys published now: next, active and retired (none with HS256).
+    pub fn jwks(&self) -> Jwks {
+        self.verifier.keys().jwks_at(self.now())
+    }
+
+    /// `Ok` when the store answers (readiness).
+    pub async fn ready(&self) -> Result<(), ApiError> {
+        Ok(self.store.ping().await?)
+    }
+
+    pub(crate) fn store(&self) -> &dyn AuthStore {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    pub(crate) fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    pub(crate) fn refresh_keys(&self) -> &RefreshKeys {
+        &self.refresh_keys
+    }
+
+    pub(crate) fn outbound(&self) -> &reqwest::Client {
+        &self.outbound
+    }
+}
