@@ -19,6 +19,10 @@ pub const ROLE_USER: &str = "user";
 pub const ROLE_ADMIN: &str = "admin";
 /// The role of a service's (client-credentials) token; what it may do is its `scope`.
 pub const ROLE_SERVICE: &str = "service";
+/// The scope a service token needs to purge a deleted account's tasks at the
+/// tasks-service: a contract between the auth-service (which asks for it) and the
+/// tasks-service (which requires it).
+pub const SCOPE_TASKS_PURGE: &str = "tasks:purge";
 /// Default access-token lifetime (DESIGN.md: 10 minutes).
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(600);
 

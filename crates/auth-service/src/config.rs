@@ -11,8 +11,6 @@ use service_kit::server::HttpSettings;
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings, SigningMode};
 use service_kit::telemetry::LogSettings;
 
-use crate::oauth::ClientSettings;
-
 /// Environment prefix of every setting.
 pub const ENV_PREFIX: &str = "AUTH";
 
@@ -107,6 +105,19 @@ impl Default for OAuthSettings {
             clients: Vec::new(),
         }
     }
+}
+
+/// A confidential OAuth client as configured (`[[oauth.clients]]` in the configuration
+/// file; `auth-service clients new` prints one).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    /// The `client_id`; its tokens' subject is `svc:<id>`.
+    pub id: String,
+    /// SHA-256 of the secret, base64url without padding.
+    pub secret_sha256: String,
+    /// Scopes this client may be granted; a request without `scope` gets all of them.
+    pub scopes: Vec<String>,
 }
 
 /// Refresh-token lifetimes and successor key (`AUTH__REFRESH__*`).

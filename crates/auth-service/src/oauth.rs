@@ -21,7 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use thiserror::Error;
 
 use crate::error::ApiError;
@@ -31,17 +31,7 @@ const MAX_CLIENT_ID_LEN: usize = 64;
 /// Random bytes in a generated client secret.
 const SECRET_BYTES: usize = 32;
 
-/// A confidential client as configured (`[[oauth.clients]]` in the configuration file).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientSettings {
-    /// The `client_id`; its tokens' subject is `svc:<id>`.
-    pub id: String,
-    /// SHA-256 of the secret, base64url without padding (`auth-service clients new`).
-    pub secret_sha256: String,
-    /// Scopes this client may be granted; a request without `scope` gets all of them.
-    pub scopes: Vec<String>,
-}
+pub use crate::config::ClientSettings;
 
 /// A client that has proven who it is (or, for a public client, said so).
 #[derive(Clone, Debug, PartialEq, Eq)]

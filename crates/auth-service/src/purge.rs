@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth_core::SCOPE_TASKS_PURGE;
 use reqwest::StatusCode;
 
 use crate::state::AppState;
@@ -21,8 +22,6 @@ use crate::store::{Backoff, StoreError};
 
 /// The client id the auth-service's own service tokens carry.
 pub const CLIENT_ID: &str = "auth-service";
-/// The scope the tasks-service's purge route requires.
-pub const SCOPE: &str = "tasks:purge";
 /// Quick retries inside the account-deletion request, and the pause before each.
 const INLINE_RETRIES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(300)];
 /// The most an account deletion waits for its purge (a hanging tasks-service must not
@@ -102,7 +101,7 @@ async fn attempt(state: &AppState, user_id: &str) -> bool {
         Ok(Some(_)) => return false, // not deleted (yet): never purge a live account
         Err(_) => return false,
     }
-    let token = match state.service_token(CLIENT_ID, SCOPE) {
+    let token = match state.service_token(CLIENT_ID, SCOPE_TASKS_PURGE) {
         Ok((token, _)) => token,
         Err(err) => {
             tracing::error!(error = %err, "cannot mint the purge token");

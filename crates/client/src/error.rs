@@ -4,8 +4,6 @@
 
 use thiserror::Error;
 
-use crate::store::StorageError;
-
 /// A failed client call.
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -78,4 +76,20 @@ mod tests {
         );
         assert_eq!(origin("https://auth.example"), "https://auth.example");
     }
+}
+
+/// Reading or writing persisted tokens failed.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a Tessera token file ({reason}); delete it and log in again")]
+    Corrupt {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }

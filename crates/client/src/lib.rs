@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`session`]: [`Session`]: login, proactive and reactive refresh (single flight),
 //!   logout; every authenticated request goes through [`Session::request`].
+//! - [`tokens`]: [`Tokens`], the token pair and when to refresh it; token responses.
 //! - [`store`]: [`TokenStore`], where a session's tokens persist: in memory or a 0600 file.
 //! - [`api`]: typed calls: the account endpoints on [`Session`], and [`TasksClient`].
 //! - [`error`]: [`ClientError`]; [`ClientError::LoginRequired`] means "log in again".
@@ -16,8 +17,10 @@ pub mod api;
 pub mod error;
 pub mod session;
 pub mod store;
+pub mod tokens;
 
 pub use api::{Me, RegisteredUser, SessionInfo, Task, TaskPage, TaskPatch, TasksClient};
 pub use error::ClientError;
-pub use session::{Session, SessionBuilder, Tokens};
+pub use session::{Session, SessionBuilder};
 pub use store::{FileStore, MemoryStore, StorageError, TokenStore};
+pub use tokens::Tokens;

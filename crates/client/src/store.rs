@@ -8,22 +8,8 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use thiserror::Error;
-
-use crate::session::Tokens;
-
-/// Reading or writing persisted tokens failed.
-#[derive(Debug, Error)]
-pub enum StorageError {
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a Tessera token file ({reason}); delete it and log in again")]
-    Corrupt { path: PathBuf, reason: String },
-}
+pub use crate::error::StorageError;
+use crate::tokens::Tokens;
 
 /// Persistence for a [`crate::Session`]'s tokens. Called after login and every refresh
 /// (`save`), at logout or when the server refuses the refresh token (`clear`), and before

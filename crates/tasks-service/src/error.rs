@@ -8,6 +8,7 @@ use service_kit::http::error_chain;
 use thiserror::Error;
 
 use crate::store::StoreError;
+use crate::task::Invalid;
 
 /// A failed request.
 #[derive(Debug, Error)]
@@ -56,6 +57,12 @@ impl From<StoreError> for ApiError {
             StoreError::TaskLimit => ApiError::TaskLimit,
             unavailable @ StoreError::Unavailable(_) => ApiError::StoreUnavailable(unavailable),
         }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(err: Invalid) -> Self {
+        ApiError::Validation(err.to_string())
     }
 }
 

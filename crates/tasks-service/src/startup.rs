@@ -18,6 +18,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::{Settings, ENV_PREFIX};
 use crate::routes;
+use crate::routes::health::Readiness;
 use crate::store::{MemoryTaskStore, RedisTaskStore, TaskStore};
 
 /// How long browsers may cache a CORS preflight answer.
@@ -43,12 +44,6 @@ pub enum StartupError {
     },
     #[error("server error: {0}")]
     Server(#[from] std::io::Error),
-}
-
-/// What `/readyz` checks besides the store: the keys, when they are fetched.
-#[derive(Debug)]
-pub struct Readiness {
-    pub keys: Option<Arc<RemoteKeys>>,
 }
 
 /// A bound, not yet running, tasks-service.

@@ -5,7 +5,16 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+/// Input that breaks a task rule; the message says which (never echoing the value).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(String);
+
+impl Invalid {
+    fn new(message: impl Into<String>) -> Invalid {
+        Invalid(message.into())
+    }
+}
 
 /// Longest title, in characters, after trimming.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -63,9 +72,9 @@ pub struct TaskPatch {
 
 impl TaskPatch {
     /// The patch with its title validated and trimmed; refuses an empty patch.
-    pub fn validated(self) -> Result<TaskPatch, ApiError> {
+    pub fn validated(self) -> Result<TaskPatch, Invalid> {
         if self.title.is_none() && self.done.is_none() {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 "nothing to change: send `title` and/or `done`",
             ));
         }
@@ -77,18 +86,16 @@ impl TaskPatch {
 }
 
 /// A title trimmed, 1–200 characters, without control characters.
-pub fn valid_title(title: &str) -> Result<String, ApiError> {
+pub fn valid_title(title: &str) -> Result<String, Invalid> {
     let title = title.trim();
     let chars = title.chars().count();
     if chars == 0 || chars > MAX_TITLE_CHARS {
-        return Err(ApiError::validation(format!(
+        return Err(Invalid::new(format!(
             "title must be 1 to {MAX_TITLE_CHARS} characters after trimming"
         )));
     }
     if title.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            "title must not contain control characters",
-        ));
+        return Err(Invalid::new("title must not contain control characters"));
     }
     Ok(title.to_owned())
 }
@@ -117,18 +124,14 @@ pub struct ListFilter {
 
 impl ListQuery {
     /// Checks the limit (1–100) and the cursor (a task id).
-    pub fn validated(self) -> Result<ListFilter, ApiError> {
+    pub fn validated(self) -> Result<ListFilter, Invalid> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::validation(format!(
-                "limit must be 1 to {MAX_PAGE}"
-            )));
+            return Err(Invalid::new(format!("limit must be 1 to {MAX_PAGE}")));
         }
         if let Some(cursor) = &self.cursor {
             if !is_task_id(cursor) {
-                return Err(ApiError::validation(
-                    "cursor is not one this service issued",
-                ));
+                return Err(Invalid::new("cursor is not one this service issued"));
             }
         }
         Ok(ListFilter {

@@ -5,17 +5,9 @@ use auth_core::actix::Authenticated;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::client_info;
+use super::{client_info, Credentials};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Registration and login body. `SecretString` keeps the password out of `Debug`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Credentials {
-    pub username: String,
-    pub password: SecretString,
-}
 
 #[derive(Serialize)]
 struct Registered<'a> {

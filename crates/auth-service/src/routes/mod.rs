@@ -10,6 +10,8 @@ mod tokens;
 use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest};
+use secrecy::SecretString;
+use serde::Deserialize;
 use service_kit::http::method_not_allowed;
 
 use crate::sessions::ClientInfo;
@@ -51,6 +53,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(route("/.well-known/jwks.json", web::get().to(health::jwks)))
         .service(route("/healthz", web::get().to(health::healthz)))
         .service(route("/readyz", web::get().to(health::readyz)));
+}
+
+/// Registration and login body. `SecretString` keeps the password out of `Debug`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: SecretString,
 }
 
 /// The client's IP and user agent. With `trust_forwarded_for`, the IP is the last

@@ -6,8 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use auth_core::actix::Authenticated;
 use serde::Deserialize;
 
-use super::account::Credentials;
-use super::client_info;
+use super::{client_info, Credentials};
 use crate::browser::{self, Transport};
 use crate::error::ApiError;
 use crate::sessions::TokenResponse;

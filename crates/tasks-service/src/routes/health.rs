@@ -1,12 +1,20 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (its store answers too, and its
 //! keys are there when they come from a JWKS).
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpResponse};
 use serde_json::json;
+use service_kit::jwks::RemoteKeys;
 
 use crate::error::ApiError;
-use crate::startup::Readiness;
 use crate::store::TaskStore;
+
+/// What `/readyz` checks besides the store: the keys, when they are fetched.
+#[derive(Debug)]
+pub struct Readiness {
+    pub keys: Option<Arc<RemoteKeys>>,
+}
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))

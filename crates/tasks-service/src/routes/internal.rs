@@ -4,13 +4,10 @@
 
 use actix_web::{web, HttpResponse};
 use auth_core::actix::{AuthError, Authenticated};
-use auth_core::Subject;
+use auth_core::{Subject, SCOPE_TASKS_PURGE};
 
 use crate::error::ApiError;
 use crate::store::TaskStore;
-
-/// The scope a purge needs.
-pub const PURGE_SCOPE: &str = "tasks:purge";
 
 pub async fn purge_user(
     caller: Authenticated,
@@ -18,9 +15,9 @@ pub async fn purge_user(
     store: web::Data<dyn TaskStore>,
 ) -> Result<HttpResponse, ApiError> {
     let Subject::Service(client) = caller.subject() else {
-        return Err(AuthError::MissingScope(PURGE_SCOPE).into());
+        return Err(AuthError::MissingScope(SCOPE_TASKS_PURGE).into());
     };
-    caller.require_scope(PURGE_SCOPE)?;
+    caller.require_scope(SCOPE_TASKS_PURGE)?;
     // User ids are UUIDs; anything else cannot own tasks (and never reaches a key).
     let user_id = uuid::Uuid::parse_str(&user_id)
         .map_err(|_| ApiError::NotFound)?

@@ -2,7 +2,7 @@
 //! bad token is a 401 before any input is looked at.
 
 mod admin;
-mod health;
+pub mod health;
 mod internal;
 mod me;
 mod tasks;
