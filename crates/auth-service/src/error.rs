@@ -8,11 +8,11 @@ use actix_web::{HttpResponse, ResponseError};
 use auth_core::actix::{error_response, AuthError};
 use auth_core::SetupError;
 use service_kit::http::error_chain;
-use service_kit::keys::KeyError;
 use service_kit::redis::RedisSetupError;
 use service_kit::secret::SecretError;
 use thiserror::Error;
 
+use crate::keys::SigningKeyError;
 use crate::password::PasswordError;
 use crate::store::StoreError;
 
@@ -147,7 +147,7 @@ pub enum StartupError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
-    Keys(#[from] KeyError),
+    Keys(#[from] SigningKeyError),
     #[error("invalid JWT settings (AUTH__JWT__*): {0}")]
     Jwt(#[from] SetupError),
     #[error("invalid AUTH__PASSWORD__* settings: {0}")]

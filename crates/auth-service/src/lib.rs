@@ -14,20 +14,23 @@
 //! - [`browser`]: cookie transport of the refresh token and its CSRF checks.
 //! - [`error`]: [`error::ApiError`], the JSON error of every handler, and [`StartupError`].
 //! - [`purge`]: deleting a deleted account's tasks, durably, with retries.
-//! - [`signing_keys`]: reloading the rotating key set in a running instance.
-//! - [`admin`]: the `users grant-admin` / `revoke-admin` commands.
+//! - [`keys`]: the signing keys: the ring from settings, the rotating key set on disk,
+//!   its reloading in running instances.
+//! - [`admin`]: the admin role: `users grant-admin` / `revoke-admin`, `AUTH__ADMINS`.
+//! - [`cli`]: the command line: serve, `healthcheck`, `users`, `clients`, `keys`.
 
 pub mod admin;
 pub mod browser;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod oauth;
 pub mod password;
 pub mod purge;
 pub mod refresh;
 pub mod routes;
 pub mod sessions;
-pub mod signing_keys;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -62,7 +62,7 @@ impl Application {
             );
         }
         crate::purge::spawn_poller(state.clone().into_inner());
-        crate::signing_keys::spawn_reloader(state.clone().into_inner());
+        crate::keys::reload::spawn_reloader(state.clone().into_inner());
         let verifier = web::Data::from(state.verifier().clone());
 
         let listen = state.settings().listen.clone();

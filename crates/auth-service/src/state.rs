@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use auth_core::{Clock, Issuer, Jwks, Verifier};
 use secrecy::ExposeSecret;
-use service_kit::keys::{key_ring, Role};
 
-use crate::config::{Settings, ENV_PREFIX};
+use crate::config::Settings;
 use crate::error::{ApiError, StartupError};
+use crate::keys::signing_keys;
 use crate::oauth::Clients;
 use crate::password::Passwords;
 use crate::refresh::RefreshKeys;
@@ -51,13 +51,7 @@ impl AppState {
         store: Arc<dyn AuthStore>,
     ) -> Result<AppState, StartupError> {
         settings.check_serving().map_err(StartupError::Config)?;
-        let keys = key_ring(
-            &settings.jwt,
-            ENV_PREFIX,
-            Role::Issuer,
-            settings.dev,
-            clock.now(),
-        )?;
+        let keys = signing_keys(&settings.jwt, settings.dev, clock.now())?;
         let verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
         let issuer = Issuer::new(
             verifier.shared_keys(),

@@ -1,4 +1,4 @@
-//! A resource server's keys from the auth-service's JWKS (`TASKS__JWT__JWKS_URL`).
+//! A resource server's keys from the auth-service's JWKS (`…__JWT__JWKS_URL`).
 //!
 //! - Fetched at start; if the auth-service does not answer, the service starts anyway,
 //!   refuses every token and reports not ready until a fetch succeeds.
@@ -35,8 +35,8 @@ const UNLOADED_RETRY_SECS: u64 = 2;
 /// Why a fetch did not give usable keys. Never contains key material.
 #[derive(Debug, Error)]
 pub enum JwksError {
-    #[error("TASKS__JWT__JWKS_URL must be an http:// or https:// URL")]
-    BadUrl,
+    #[error("{0}__JWT__JWKS_URL must be an http:// or https:// URL")]
+    BadUrl(String),
     #[error("cannot build the HTTP client: {}", crate::http::error_chain(.0))]
     Client(reqwest::Error),
     #[error("JWKS request failed: {0}")]
@@ -87,9 +87,11 @@ impl std::fmt::Debug for RemoteKeys {
 }
 
 impl RemoteKeys {
-    /// A fetcher for `jwt.jwks_url` filling `verifier`; `None` without a URL.
+    /// A fetcher for `jwt.jwks_url` filling `verifier`; `None` without a URL. `prefix`:
+    /// the service's environment prefix, for messages.
     pub fn new(
         jwt: &JwtSettings,
+        prefix: &str,
         verifier: Arc<Verifier>,
         clock: Arc<dyn Clock>,
     ) -> Result<Option<RemoteKeys>, JwksError> {
@@ -97,7 +99,7 @@ impl RemoteKeys {
             return Ok(None);
         };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(JwksError::BadUrl);
+            return Err(JwksError::BadUrl(prefix.to_owned()));
         }
         Ok(Some(RemoteKeys {
             url,

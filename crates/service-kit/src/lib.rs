@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - [`settings`]: defaults → optional file → environment, with one loader.
-//! - [`keys`]: the key ring from the `jwt` settings (HS256 secret, or key files).
-//! - [`keyset`]: the auth-service's rotating key set on disk (next/active/retired/dropped).
+//! - [`keys`]: a resource server's verification keys from the `jwt` settings (HS256
+//!   secret, public key files), and the pieces the issuer's signing keys share.
 //! - [`jwks`]: a resource server's keys fetched from the auth-service's JWKS.
 //! - [`secret`]: the HS256 secret rules (file or value, dev fallback, refusals).
 //! - [`telemetry`]: tracing subscriber set-up (pretty or JSON).
@@ -20,7 +20,6 @@ pub mod health;
 pub mod http;
 pub mod jwks;
 pub mod keys;
-pub mod keyset;
 pub mod outbound;
 pub mod redis;
 pub mod secret;

@@ -92,31 +92,32 @@ impl SigningMode {
 pub struct JwtSettings {
     /// `hs256` (default), `eddsa` or `es256` (`…__JWT__ALGORITHM`).
     pub algorithm: SigningMode,
-    /// The auth-service's PKCS#8 private key, `eddsa`/`es256` only
-    /// (`AUTH__JWT__PRIVATE_KEY_FILE`; `auth-service keys generate` writes one).
+    /// The issuer's PKCS#8 private key, `eddsa`/`es256` only (`…__JWT__PRIVATE_KEY_FILE`);
+    /// refused by resource servers.
     pub private_key_file: Option<PathBuf>,
     /// SPKI public keys (`…__JWT__PUBLIC_KEY_FILES`, comma-separated), `eddsa`/`es256`
     /// only: what a resource server verifies with; at the auth-service, earlier keys it
     /// still publishes and accepts while their tokens live.
     pub public_key_files: Vec<PathBuf>,
-    /// The auth-service's rotating key set (`AUTH__JWT__KEYS_DIR`), `eddsa`/`es256` only,
-    /// instead of `private_key_file`: see [`crate::keyset`].
+    /// The issuer's rotating key set (`…__JWT__KEYS_DIR`), `eddsa`/`es256` only, instead
+    /// of `private_key_file`; refused by resource servers.
     pub keys_dir: Option<PathBuf>,
-    /// How often each auth-service instance re-reads the key set, in seconds
-    /// (`AUTH__JWT__KEYS_RELOAD_SECS`).
+    /// How often each issuer instance re-reads the key set, in seconds
+    /// (`…__JWT__KEYS_RELOAD_SECS`).
     pub keys_reload_secs: u64,
-    /// `Cache-Control: max-age` of the auth-service's JWKS, in seconds
-    /// (`AUTH__JWT__JWKS_MAX_AGE_SECS`); rotations publish new keys at least this long
+    /// `Cache-Control: max-age` of the issuer's JWKS, in seconds
+    /// (`…__JWT__JWKS_MAX_AGE_SECS`); rotations publish new keys at least this long
     /// (plus the reload interval and a minute) before they sign.
     pub jwks_max_age_secs: u64,
     /// A resource server's source of public keys instead of `public_key_files`
-    /// (`TASKS__JWT__JWKS_URL`, e.g. `http://auth:8081/.well-known/jwks.json`).
+    /// (`…__JWT__JWKS_URL`, e.g. `http://auth:8081/.well-known/jwks.json`); refused by
+    /// the issuer, which publishes the JWKS.
     pub jwks_url: Option<String>,
     /// Longest time between background JWKS fetches, in seconds; the JWKS's own
-    /// `max-age` shortens it (`TASKS__JWT__JWKS_REFRESH_SECS`).
+    /// `max-age` shortens it (`…__JWT__JWKS_REFRESH_SECS`).
     pub jwks_refresh_secs: u64,
     /// Least time between JWKS fetches caused by unknown `kid`s, in seconds; also the
-    /// retry delay after a failed fetch (`TASKS__JWT__JWKS_MIN_INTERVAL_SECS`).
+    /// retry delay after a failed fetch (`…__JWT__JWKS_MIN_INTERVAL_SECS`).
     pub jwks_min_interval_secs: u64,
     /// HS256 shared secret (`…__JWT__SECRET`), at least 32 bytes.
     pub secret: Option<SecretString>,
@@ -153,7 +154,7 @@ impl Default for JwtSettings {
 
 impl JwtSettings {
     /// Where the secret comes from; `setting` is its environment name, e.g.
-    /// `AUTH__JWT__SECRET`, for error messages.
+    /// `<PREFIX>__JWT__SECRET`, for error messages.
     pub fn secret_source<'a>(&'a self, setting: &'a str, dev: bool) -> SecretSource<'a> {
         SecretSource {
             setting,

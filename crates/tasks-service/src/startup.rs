@@ -11,7 +11,7 @@ use actix_web::{http, web, App, HttpServer};
 use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
 use service_kit::http::{edges, input_config, not_found, RootSpan};
 use service_kit::jwks::{JwksError, RemoteKeys};
-use service_kit::keys::{key_ring, KeyError, Role};
+use service_kit::keys::{verification_keys, KeyError};
 use service_kit::redis::{RedisConn, RedisSetupError};
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
@@ -75,19 +75,14 @@ impl Application {
             .http
             .check(ENV_PREFIX)
             .map_err(StartupError::Config)?;
-        let keys = key_ring(
-            &settings.jwt,
-            ENV_PREFIX,
-            Role::Verifier,
-            settings.dev,
-            clock.now(),
-        )?;
+        let keys = verification_keys(&settings.jwt, ENV_PREFIX, settings.dev)?;
         let verifier = Arc::new(Verifier::new(
             keys,
             settings.jwt.validation(),
             clock.clone(),
         )?);
-        let remote = RemoteKeys::new(&settings.jwt, verifier.clone(), clock)?.map(Arc::new);
+        let remote =
+            RemoteKeys::new(&settings.jwt, ENV_PREFIX, verifier.clone(), clock)?.map(Arc::new);
         if let Some(remote) = &remote {
             remote.fetch_at_start().await;
             remote.clone().spawn_refresher();

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use auth_core::{Algorithm, ClaimsBuilder, Clock, Key, KeyRing, ManualClock};
+use auth_service::keys::set::{self as keyset, Rotated};
 use auth_service::Settings;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
-use service_kit::keyset::{self, Rotated};
 use service_kit::settings::SigningMode;
 use tokio::task::JoinSet;
 
@@ -217,7 +217,7 @@ async fn keys_rotate_under_load_without_a_single_failed_call() {
     // next: published everywhere before it signs.
     let mut settings = test_settings();
     with_key_set(&mut settings, &dir);
-    let timing = auth_service::signing_keys::timing(&settings, None);
+    let timing = auth_service::keys::timing(&settings, None);
     assert_eq!(timing.lead, 60 + 1 + 60, "max-age + reload + a minute");
     let Rotated::Scheduled(second) =
         keyset::rotate(&dir, Algorithm::EdDSA, clock.now(), timing, false).unwrap()
@@ -377,7 +377,7 @@ async fn unknown_kids_cause_at_most_one_fetch_per_interval() {
     // A genuinely new key (emergency rotation) is learnt from its first token.
     let mut settings = test_settings();
     with_key_set(&mut settings, &dir);
-    let timing = auth_service::signing_keys::timing(&settings, None);
+    let timing = auth_service::keys::timing(&settings, None);
     let Rotated::Scheduled(fresh) =
         keyset::rotate(&dir, Algorithm::EdDSA, clock.now(), timing, true).unwrap()
     else {

@@ -6,20 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use service_kit::keyset::{self, Manifest, MANIFEST};
+use super::set::{Manifest, MANIFEST};
 
 use crate::state::AppState;
-
-/// The `keys rotate` timing these settings imply.
-pub fn timing(settings: &crate::Settings, lead: Option<u64>) -> keyset::Timing {
-    let jwt = &settings.jwt;
-    let min_lead = jwt.jwks_max_age_secs + jwt.keys_reload_secs + 60;
-    keyset::Timing {
-        lead: lead.unwrap_or(min_lead),
-        min_lead,
-        retain: settings.access_ttl_secs + auth_core::verify::MAX_LEEWAY.as_secs(),
-    }
-}
 
 /// Starts the reloader when a key set is configured.
 pub fn spawn_reloader(state: Arc<AppState>) {
