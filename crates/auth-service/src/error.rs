@@ -10,6 +10,7 @@ use auth_core::SetupError;
 use service_kit::http::error_chain;
 use service_kit::redis::RedisSetupError;
 use service_kit::secret::SecretError;
+use service_kit::server::ServeError;
 use thiserror::Error;
 
 use crate::keys::SigningKeyError;
@@ -154,11 +155,6 @@ pub enum StartupError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Redis(#[from] RedisSetupError),
-    #[error("cannot listen on {address} (AUTH__LISTEN): {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
-    #[error("server error: {0}")]
-    Server(#[from] std::io::Error),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
 }

@@ -1,34 +1,24 @@
-//! [`Application`]: the shared [`AppState`] built once, the HTTP server bound (port 0 in
-//! tests), served until SIGTERM/SIGINT with a graceful drain.
+//! [`Application`]: the shared [`AppState`] built once, its background tasks started, the
+//! HTTP server (service-kit's skeleton around [`routes`]) bound — port 0 in tests — and
+//! served until SIGTERM/SIGINT with a graceful drain.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 use auth_core::{Clock, SystemClock};
-use service_kit::http::{edges, input_config, not_found, RootSpan};
-use tracing_actix_web::TracingLogger;
+use service_kit::server::{serve, Service, Skeleton};
 
-use crate::config::Settings;
+use crate::config::{Settings, ENV_PREFIX};
 use crate::error::StartupError;
 use crate::routes;
 use crate::state::AppState;
 use crate::store::AuthStore;
 
 /// A bound, not yet running, auth-service.
+#[derive(Debug)]
 pub struct Application {
-    port: u16,
-    server: Server,
-}
-
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
+    service: Service,
+    state: Arc<AppState>,
 }
 
 impl Application {
@@ -64,47 +54,41 @@ impl Application {
         crate::purge::spawn_poller(state.clone().into_inner());
         crate::keys::reload::spawn_reloader(state.clone().into_inner());
         let verifier = web::Data::from(state.verifier().clone());
-
-        let listen = state.settings().listen.clone();
-        let listener = TcpListener::bind(&listen).map_err(|source| StartupError::Bind {
-            address: listen.clone(),
-            source,
-        })?;
-        let port = listener.local_addr()?.port();
-        let workers = state.settings().workers;
-        let limits = state.settings().http.limits(workers);
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(move |req, next| {
-                    edges(req, next, limits.body_timeout)
-                }))
-                .wrap(TracingLogger::<RootSpan>::new())
-                .app_data(state.clone())
+        let settings = state.settings();
+        let skeleton = Skeleton {
+            name: "auth-service",
+            prefix: ENV_PREFIX,
+            listen: &settings.listen,
+            workers: settings.workers,
+            http: &settings.http,
+            cors_origins: &[],
+        };
+        let shared = state.clone();
+        let service = serve(skeleton, move |config| {
+            config
+                .app_data(shared.clone())
                 .app_data(verifier.clone())
-                .configure(input_config)
-                .configure(routes::configure)
-                .default_service(web::to(not_found))
-        })
-        .client_request_timeout(limits.head_timeout)
-        .max_connections(limits.connections_per_worker)
-        .listen(listener)?;
-        if workers > 0 {
-            server = server.workers(workers);
-        }
-        tracing::info!(port, "auth-service listening");
+                .configure(routes::configure);
+        })?;
         Ok(Application {
-            port,
-            server: server.run(),
+            service,
+            state: state.into_inner(),
         })
     }
 
     /// The bound port (useful when listening on port 0).
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
+    }
+
+    /// The state every request shares: for the background work a test drives by hand
+    /// (e.g. one round of the purge poller).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.service.run_until_stopped().await
     }
 }

@@ -63,8 +63,7 @@ async fn a_full_lifecycle_logs_no_secret() {
     settings.jwt.secret = Some(SecretString::from(SECRET));
     settings.public_url = Some("https://auth.test".to_owned());
     settings.redis.url = Some(SecretString::from(redis.url()));
-    settings.password.memory_kib = 64;
-    settings.password.iterations = 1;
+    (settings.password.memory_kib, settings.password.iterations) = testkit::support::CHEAP_ARGON2;
     let clock = ManualClock::starting_now();
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await

@@ -139,3 +139,27 @@ impl RedisConn {
         redis::cmd("PING").query_async(&mut connection).await
     }
 }
+/// The store a service runs on: `redis` over the connection when `…__REDIS__URL` is set,
+/// else the embedded in-memory `memory` — with a loud warning that it is for one instance
+/// only. `what` names it in the log ("store", "task store").
+pub fn store_or_memory<T>(
+    settings: &RedisSettings,
+    prefix: &str,
+    what: &str,
+    redis: impl FnOnce(RedisConn) -> T,
+    memory: impl FnOnce() -> T,
+) -> Result<T, RedisSetupError> {
+    match RedisConn::from_settings(settings, prefix)? {
+        Some(conn) => {
+            tracing::info!("{what}: Redis");
+            Ok(redis(conn))
+        }
+        None => {
+            tracing::warn!(
+                "{what}: IN-MEMORY ({prefix}__REDIS__URL is not set). Its data vanishes at \
+                 restart and is not shared: run a single instance only"
+            );
+            Ok(memory())
+        }
+    }
+}

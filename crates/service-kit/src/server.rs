@@ -1,13 +1,30 @@
-//! How long a client may take to send a request and how many connections one process
-//! holds: the `…__HTTP__*` settings and the limits every service's server is built with.
-//! Clients that never finish a request (a slow head, a slow body) are cut off, and the
-//! open-file limit is raised and shared out so held connections cannot starve the rest.
-//! The per-request half (upgrade refusal, the body deadline) is [`crate::http::edges`].
+//! The skeleton every service's HTTP server is built on ([`serve`]): bound, the common
+//! middleware stack (request edges, root span, CORS when configured), JSON errors for bad
+//! input and unknown routes, the service's own routes, workers and limits — and how a
+//! service process ends ([`exit_code`]).
+//!
+//! The limits: how long a client may take to send a request and how many connections one
+//! process holds (the `…__HTTP__*` settings). Clients that never finish a request (a slow
+//! head, a slow body) are cut off, and the open-file limit is raised and shared out so held
+//! connections cannot starve the rest. The per-request half (upgrade refusal, the body
+//! deadline) is [`crate::http::edges`].
 
+use std::fmt::Display;
+use std::net::TcpListener;
+use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{web, App, HttpServer};
 use serde::Deserialize;
+use thiserror::Error;
+use tracing_actix_web::TracingLogger;
+
+use crate::http::{edges, input_config, not_found, RootSpan};
 
 /// Open files kept back from client connections: Redis, outbound calls, key files, logs.
 pub const RESERVED_FILES: u64 = 256;
@@ -116,6 +133,127 @@ pub fn raise_open_files_limit() -> u64 {
             soft
         }
     })
+}
+
+/// How long browsers may cache a CORS preflight answer.
+const CORS_MAX_AGE_SECS: usize = 3600;
+
+/// What a service's server is made of, besides its routes.
+#[derive(Clone, Copy, Debug)]
+pub struct Skeleton<'a> {
+    /// For log lines and messages, e.g. `tasks-service`.
+    pub name: &'static str,
+    /// The environment prefix, e.g. `TASKS`, for messages naming a setting.
+    pub prefix: &'static str,
+    /// `host:port` (`…__LISTEN`); port 0 picks a free one (tests).
+    pub listen: &'a str,
+    /// HTTP workers; 0: one per CPU.
+    pub workers: usize,
+    pub http: &'a HttpSettings,
+    /// Origins allowed to call from a browser; empty: no CORS headers at all.
+    pub cors_origins: &'a [String],
+}
+
+/// Why a server could not be set up.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address} ({setting}): {source}")]
+    Bind {
+        address: String,
+        setting: String,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound, not yet running, HTTP service.
+pub struct Service {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// The bound port (useful when listening on port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Binds `skeleton.listen` and builds the server: the common stack around the routes and
+/// shared data `configure` registers.
+pub fn serve<F>(skeleton: Skeleton<'_>, configure: F) -> Result<Service, ServeError>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let listener = TcpListener::bind(skeleton.listen).map_err(|source| ServeError::Bind {
+        address: skeleton.listen.to_owned(),
+        setting: format!("{}__LISTEN", skeleton.prefix),
+        source,
+    })?;
+    let port = listener.local_addr()?.port();
+    let limits = skeleton.http.limits(skeleton.workers);
+    let origins = skeleton.cors_origins.to_vec();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+            .wrap(from_fn(move |req, next| {
+                edges(req, next, limits.body_timeout)
+            }))
+            .wrap(TracingLogger::<RootSpan>::new())
+            .configure(input_config)
+            .configure(configure.clone())
+            .default_service(web::to(not_found))
+    })
+    .client_request_timeout(limits.head_timeout)
+    .max_connections(limits.connections_per_worker)
+    .listen(listener)?;
+    if skeleton.workers > 0 {
+        server = server.workers(skeleton.workers);
+    }
+    tracing::info!(port, "{} listening", skeleton.name);
+    Ok(Service {
+        port,
+        server: server.run(),
+    })
+}
+
+/// Cross-origin access for `origins`: the methods and headers a resource server's API
+/// uses, `WWW-Authenticate` readable by the page.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .max_age(CORS_MAX_AGE_SECS)
+}
+
+/// The exit code of a service process whose run ended with `result`, having said why it
+/// stopped (log and stderr) when it failed.
+pub fn exit_code(name: &str, result: Result<(), impl Display>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "{name} stopped");
+            eprintln!("{name}: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The most open files the kernel lets one process have (Linux `fs.nr_open`).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tasks_service::{Application, Settings};
+use tasks_service::{Application, Settings, StartupError};
 
 /// Tessera's example resource server. Configuration: built-in defaults, then `--config`,
 /// then `TASKS__*` environment variables (see the README).
@@ -44,15 +44,11 @@ async fn main() -> ExitCode {
     }
     service_kit::telemetry::init(&settings.log);
     let result = match Application::build(settings).await {
-        Ok(app) => app.run_until_stopped().await.map_err(Into::into),
+        Ok(app) => app
+            .run_until_stopped()
+            .await
+            .map_err(|err| StartupError::Serve(err.into())),
         Err(err) => Err(err),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = %err, "tasks-service stopped");
-            eprintln!("tasks-service: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    service_kit::server::exit_code("tasks-service", result)
 }

@@ -1,28 +1,21 @@
-//! [`Application`]: shared state built once (verifier, store), the HTTP server bound (port 0
-//! in tests), and served until SIGTERM/SIGINT with a graceful drain.
+//! [`Application`]: shared state built once (store, verifier, key source), the HTTP server
+//! (service-kit's skeleton around [`routes`]) bound — port 0 in tests — and served until
+//! SIGTERM/SIGINT with a graceful drain.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_cors::Cors;
-use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Condition};
-use actix_web::{http, web, App, HttpServer};
+use actix_web::web;
 use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
-use service_kit::http::{edges, input_config, not_found, RootSpan};
 use service_kit::jwks::{JwksError, RemoteKeys};
 use service_kit::keys::{verification_keys, KeyError};
-use service_kit::redis::{RedisConn, RedisSetupError};
+use service_kit::redis::RedisSetupError;
+use service_kit::server::{serve, ServeError, Service, Skeleton};
 use thiserror::Error;
-use tracing_actix_web::TracingLogger;
 
 use crate::config::{Settings, ENV_PREFIX};
 use crate::routes;
 use crate::routes::health::Readiness;
 use crate::store::{MemoryTaskStore, RedisTaskStore, TaskStore};
-
-/// How long browsers may cache a CORS preflight answer.
-const CORS_MAX_AGE_SECS: usize = 3600;
 
 /// Why the service did not start. Each message names the setting to fix.
 #[derive(Debug, Error)]
@@ -37,27 +30,14 @@ pub enum StartupError {
     Jwks(#[from] JwksError),
     #[error(transparent)]
     Redis(#[from] RedisSetupError),
-    #[error("cannot listen on {address} (TASKS__LISTEN): {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
-    #[error("server error: {0}")]
-    Server(#[from] std::io::Error),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
 }
 
 /// A bound, not yet running, tasks-service.
+#[derive(Debug)]
 pub struct Application {
-    port: u16,
-    server: Server,
-}
-
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
+    service: Service,
 }
 
 impl Application {
@@ -93,84 +73,47 @@ impl Application {
         let key_source = remote.map(|remote| web::Data::from(remote as Arc<dyn KeySource>));
         let verifier = web::Data::from(verifier);
         let store = web::Data::from(task_store(&settings)?);
-
-        let listener =
-            TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
-                address: settings.listen.clone(),
-                source,
-            })?;
-        let port = listener.local_addr()?.port();
-        let origins = settings.cors.allowed_origins.clone();
-        let limits = settings.http.limits(settings.workers);
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .wrap(from_fn(move |req, next| {
-                    edges(req, next, limits.body_timeout)
-                }))
-                .wrap(TracingLogger::<RootSpan>::new())
+        let skeleton = Skeleton {
+            name: "tasks-service",
+            prefix: ENV_PREFIX,
+            listen: &settings.listen,
+            workers: settings.workers,
+            http: &settings.http,
+            cors_origins: &settings.cors.allowed_origins,
+        };
+        let service = serve(skeleton, move |config| {
+            config
                 .app_data(verifier.clone())
                 .app_data(readiness.clone())
-                .app_data(store.clone())
-                .configure(|config| {
-                    // By type: registered only when there is a source to ask.
-                    if let Some(source) = &key_source {
-                        config.app_data(source.clone());
-                    }
-                })
-                .configure(input_config)
-                .configure(routes::configure)
-                .default_service(web::to(not_found))
-        })
-        .client_request_timeout(limits.head_timeout)
-        .max_connections(limits.connections_per_worker)
-        .listen(listener)?;
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
-        tracing::info!(port, "tasks-service listening");
-        Ok(Application {
-            port,
-            server: server.run(),
-        })
+                .app_data(store.clone());
+            // By type: registered only when there is a source to ask.
+            if let Some(source) = &key_source {
+                config.app_data(source.clone());
+            }
+            config.configure(routes::configure);
+        })?;
+        Ok(Application { service })
     }
 
     /// The bound port (useful when listening on port 0).
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.service.run_until_stopped().await
     }
 }
 
+/// The configured store: Redis if `TASKS__REDIS__URL` is set, else in memory.
 fn task_store(settings: &Settings) -> Result<Arc<dyn TaskStore>, StartupError> {
-    match RedisConn::from_settings(&settings.redis, ENV_PREFIX)? {
-        Some(redis) => {
-            tracing::info!("task store: Redis");
-            Ok(Arc::new(RedisTaskStore::new(
-                redis,
-                &settings.redis.key_prefix,
-            )))
-        }
-        None => {
-            tracing::warn!(
-                "task store: IN-MEMORY (TASKS__REDIS__URL is not set). Tasks vanish at restart \
-                 and are not shared: run a single instance only"
-            );
-            Ok(Arc::new(MemoryTaskStore::new()))
-        }
-    }
-}
-
-fn cors(origins: &[String]) -> Cors {
-    origins
-        .iter()
-        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
-        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
-        .allowed_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
-        .expose_headers([http::header::WWW_AUTHENTICATE])
-        .max_age(CORS_MAX_AGE_SECS)
+    let prefix = &settings.redis.key_prefix;
+    Ok(service_kit::redis::store_or_memory(
+        &settings.redis,
+        ENV_PREFIX,
+        "task store",
+        |redis| Arc::new(RedisTaskStore::new(redis, prefix)) as Arc<dyn TaskStore>,
+        || Arc::new(MemoryTaskStore::new()),
+    )?)
 }

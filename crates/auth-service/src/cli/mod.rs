@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use self::clients::ClientsCommand;
 use self::keys::KeysCommand;
-use crate::{admin, Application, Settings};
+use crate::{admin, Application, Settings, StartupError};
 
 /// Tessera's auth-service. Configuration: built-in defaults, then `--config`, then
 /// `AUTH__*` environment variables (see the README).
@@ -103,15 +103,11 @@ async fn users(settings: Settings, action: UsersCommand) -> ExitCode {
 
 async fn serve(settings: Settings) -> ExitCode {
     let result = match Application::build(settings).await {
-        Ok(app) => app.run_until_stopped().await.map_err(Into::into),
+        Ok(app) => app
+            .run_until_stopped()
+            .await
+            .map_err(|err| StartupError::Serve(err.into())),
         Err(err) => Err(err),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = %err, "auth-service stopped");
-            eprintln!("auth-service: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    service_kit::server::exit_code("auth-service", result)
 }

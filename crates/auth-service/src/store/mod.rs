@@ -11,7 +11,7 @@ pub use self::redis::RedisStore;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use service_kit::redis::{RedisConn, RedisSetupError};
+use service_kit::redis::RedisSetupError;
 use thiserror::Error;
 
 use crate::config::{Settings, ENV_PREFIX};
@@ -20,19 +20,14 @@ use crate::refresh::SessionId;
 /// The configured store: Redis if `AUTH__REDIS__URL` is set, else in memory (and says
 /// loudly that this is for one instance only).
 pub fn configured(settings: &Settings) -> Result<Arc<dyn AuthStore>, RedisSetupError> {
-    match RedisConn::from_settings(&settings.redis, ENV_PREFIX)? {
-        Some(redis) => {
-            tracing::info!("store: Redis");
-            Ok(Arc::new(RedisStore::new(redis, &settings.redis.key_prefix)))
-        }
-        None => {
-            tracing::warn!(
-                "store: IN-MEMORY (AUTH__REDIS__URL is not set). Users and sessions vanish at \
-                 restart and are not shared: run a single instance only"
-            );
-            Ok(Arc::new(MemoryStore::new()))
-        }
-    }
+    let prefix = &settings.redis.key_prefix;
+    service_kit::redis::store_or_memory(
+        &settings.redis,
+        ENV_PREFIX,
+        "store",
+        |redis| Arc::new(RedisStore::new(redis, prefix)) as Arc<dyn AuthStore>,
+        || Arc::new(MemoryStore::new()),
+    )
 }
 
 /// Why a store operation failed.

@@ -3,37 +3,28 @@
 //! the auth-service's own service token — at once when the tasks-service answers, and
 //! from the durable record, with backoff, when it comes back after being down.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::ManualClock;
+use auth_service::purge;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use testkit::support::spawn_tasks_service;
 use testkit::RedisServer;
 
 use crate::helpers::{
     assert_error, json_ok, spawn_on, Backend, TestApp, BACKENDS, PASSWORD, SECRET,
 };
 
-/// Longest a background purge may take once it is due (the poller runs every second).
-const PURGE_BOUND: Duration = Duration::from_secs(15);
-
 /// A tasks-service on `port` (0: any) sharing the auth-service's secret, clock and Redis.
 async fn spawn_tasks(port: u16, redis_url: Option<&str>, clock: &ManualClock) -> String {
-    let mut settings = tasks_service::Settings {
-        listen: format!("127.0.0.1:{port}"),
-        workers: 1,
-        ..tasks_service::Settings::default()
-    };
-    settings.jwt.secret = Some(SecretString::from(SECRET));
-    settings.redis.url = redis_url.map(SecretString::from);
-    let app = tasks_service::Application::build_with_clock(settings, Arc::new(clock.clone()))
-        .await
-        .expect("build tasks-service");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    url
+    spawn_tasks_service(clock, |settings| {
+        settings.listen = format!("127.0.0.1:{port}");
+        settings.jwt.secret = Some(SecretString::from(SECRET));
+        settings.redis.url = redis_url.map(SecretString::from);
+    })
+    .await
 }
 
 async fn tasks_of(app: &TestApp, tasks_url: &str, token: &str) -> Vec<String> {
@@ -155,7 +146,9 @@ async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
     let down_port = testkit::free_port();
     let app = spawn_on(Some(&redis.url()), clock.clone(), |settings| {
         settings.purge.tasks_urls = vec![format!("http://127.0.0.1:{down_port}")];
-        settings.purge.poll_secs = 1;
+        // The poller's own rounds (one at start, then hourly) keep out of the way: this
+        // test runs each round itself.
+        settings.purge.poll_secs = 3600;
         settings.purge.backoff_secs = 30;
     })
     .await;
@@ -177,7 +170,6 @@ async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
     );
     assert_eq!(tasks_of(&app, &tasks_url, access(&cy)).await.len(), 1);
 
-    // The poller claims the recorded purge, fails, and backs off 30 s on the test clock.
     let attempts = || async {
         let mut con = redis::Client::open(redis.url())
             .unwrap()
@@ -191,36 +183,25 @@ async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
             .unwrap();
         attempts.values().copied().max().unwrap_or(0)
     };
-    wait_until("a failed attempt", || async { attempts().await >= 1 }).await;
+    let round = || async { purge::run_due(&app.state).await.unwrap() };
+    // A round claims the recorded purge, fails, and backs off 30 s on the test clock.
+    assert_eq!(round().await, 0);
+    assert_eq!(attempts().await, 1, "one failed attempt");
 
-    // The tasks-service comes up; nothing happens before the backoff has passed…
+    // The tasks-service comes up; rounds before the backoff has passed do nothing…
     spawn_tasks(down_port, Some(&redis.url()), &clock).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await; // two polls
+    assert_eq!((round().await, round().await), (0, 0));
     assert_eq!(
         tasks_of(&app, &tasks_url, access(&cy)).await.len(),
         1,
         "backing off"
     );
-    // …and then the purge goes through.
+    assert_eq!(attempts().await, 1);
+    // …and the first round after it purges, and forgets the record.
     clock.advance(Duration::from_secs(31));
-    wait_until("the purge", || async {
-        tasks_of(&app, &tasks_url, access(&cy)).await.is_empty()
-    })
-    .await;
-    wait_until("the record to go", || async { attempts().await == 0 }).await;
-}
-
-/// Polls `done` until it holds, failing after [`PURGE_BOUND`].
-async fn wait_until<F, Fut>(what: &str, done: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + PURGE_BOUND;
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(round().await, 1);
+    assert!(tasks_of(&app, &tasks_url, access(&cy)).await.is_empty());
+    assert_eq!(attempts().await, 0);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use auth_core::{Key, KeyRing, ManualClock, Validation, Verifier};
+use auth_service::state::AppState;
 use auth_service::store::AuthStore;
 use auth_service::{Application, Settings};
 use reqwest::{Method, Response, StatusCode};
@@ -18,16 +19,12 @@ pub const PASSWORD: &str = "correct horse battery";
 /// `AUTH__PUBLIC_URL` of the test apps.
 pub const PUBLIC_URL: &str = "https://auth.test";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Memory,
-    Redis,
-}
-
-pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Redis];
+pub use testkit::support::{Backend, BACKENDS};
 
 pub struct TestApp {
     pub address: String,
+    /// What the app's requests share, for driving its background work by hand.
+    pub state: Arc<AppState>,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub redis: Option<RedisServer>,
@@ -43,8 +40,7 @@ pub fn test_settings() -> Settings {
     };
     settings.jwt.secret = Some(SecretString::from(SECRET));
     settings.public_url = Some(PUBLIC_URL.to_owned());
-    settings.password.memory_kib = 64;
-    settings.password.iterations = 1;
+    (settings.password.memory_kib, settings.password.iterations) = testkit::support::CHEAP_ARGON2;
     settings.rate_limit.username_attempts = 1000;
     settings.rate_limit.ip_attempts = 1000;
     settings
@@ -87,10 +83,12 @@ pub async fn spawn_wrapped(
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let client = testkit::http::client();
     TestApp {
         address,
+        state,
         client,
         clock,
         redis: None,

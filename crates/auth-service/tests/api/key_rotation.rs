@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use auth_core::{Algorithm, ClaimsBuilder, Clock, Key, KeyRing, ManualClock};
@@ -88,29 +88,17 @@ fn spawn_proxy(app: &TestApp) -> (String, web::Data<JwksProxy>) {
 
 /// A tasks-service verifying with the JWKS at `jwks_url`; its base URL.
 async fn spawn_tasks(clock: &ManualClock, jwks_url: &str, min_interval: u64) -> String {
-    let mut settings = tasks_service::Settings {
-        listen: "127.0.0.1:0".to_owned(),
-        workers: 1,
-        ..tasks_service::Settings::default()
-    };
-    settings.jwt.algorithm = SigningMode::Eddsa;
-    settings.jwt.jwks_url = Some(jwks_url.to_owned());
-    settings.jwt.jwks_min_interval_secs = min_interval;
-    let tasks = tasks_service::Application::build_with_clock(settings, Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", tasks.port());
-    tokio::spawn(tasks.run_until_stopped());
-    url
+    testkit::support::spawn_tasks_service(clock, |settings| {
+        settings.jwt.algorithm = SigningMode::Eddsa;
+        settings.jwt.jwks_url = Some(jwks_url.to_owned());
+        settings.jwt.jwks_min_interval_secs = min_interval;
+    })
+    .await
 }
 
-/// Waits (in real time, bounded) until `done` holds.
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits (in real time, at most 10 s) until `done` holds.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, done: impl FnMut() -> F) {
+    testkit::support::eventually(what, Duration::from_secs(10), done).await;
 }
 
 async fn published_kids(app: &TestApp) -> Vec<String> {

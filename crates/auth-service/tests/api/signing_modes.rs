@@ -3,7 +3,6 @@
 //! its tokens — and refuses HS256 tokens, whatever secret signed them.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use auth_core::{Algorithm, ClaimsBuilder, Key, KeyRing, ManualClock};
 use auth_service::Settings;
@@ -46,18 +45,12 @@ async fn a_resource_server_with_only_the_public_key_verifies_the_tokens() {
         })
         .await;
 
-        let mut tasks = tasks_service::Settings {
-            listen: "127.0.0.1:0".to_owned(),
-            workers: 1,
-            ..tasks_service::Settings::default()
-        };
-        tasks.jwt.algorithm = mode;
-        tasks.jwt.public_key_files = vec![public.clone()];
-        let tasks = tasks_service::Application::build_with_clock(tasks, Arc::new(clock.clone()))
-            .await
-            .expect("a resource server needs no secret in this mode");
-        let tasks_url = format!("http://127.0.0.1:{}", tasks.port());
-        tokio::spawn(tasks.run_until_stopped());
+        // A resource server needs no secret in this mode.
+        let tasks_url = testkit::support::spawn_tasks_service(&clock, |tasks| {
+            tasks.jwt.algorithm = mode;
+            tasks.jwt.public_key_files = vec![public.clone()];
+        })
+        .await;
 
         app.register("sigrid").await;
         let tokens = app.login("sigrid").await;

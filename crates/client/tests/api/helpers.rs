@@ -34,8 +34,7 @@ pub async fn spawn_stack(customise: impl FnOnce(&mut auth_service::Settings)) ->
     };
     auth.jwt.secret = Some(SecretString::from(SECRET));
     auth.public_url = Some("https://auth.test".to_owned());
-    auth.password.memory_kib = 64;
-    auth.password.iterations = 1;
+    (auth.password.memory_kib, auth.password.iterations) = testkit::support::CHEAP_ARGON2;
     customise(&mut auth);
     let auth = auth_service::Application::build_with_clock(auth, Arc::new(clock.clone()))
         .await
@@ -43,17 +42,10 @@ pub async fn spawn_stack(customise: impl FnOnce(&mut auth_service::Settings)) ->
     let auth_url = format!("http://127.0.0.1:{}", auth.port());
     tokio::spawn(auth.run_until_stopped());
 
-    let mut tasks = tasks_service::Settings {
-        listen: "127.0.0.1:0".to_owned(),
-        workers: 1,
-        ..tasks_service::Settings::default()
-    };
-    tasks.jwt.secret = Some(SecretString::from(SECRET));
-    let tasks = tasks_service::Application::build_with_clock(tasks, Arc::new(clock.clone()))
-        .await
-        .expect("build tasks-service");
-    let tasks_url = format!("http://127.0.0.1:{}", tasks.port());
-    tokio::spawn(tasks.run_until_stopped());
+    let tasks_url = testkit::support::spawn_tasks_service(&clock, |tasks| {
+        tasks.jwt.secret = Some(SecretString::from(SECRET));
+    })
+    .await;
 
     Stack {
         auth_url,

@@ -15,14 +15,7 @@ use testkit::RedisServer;
 /// The HS256 secret the test apps verify with (and the tests sign with).
 pub const SECRET: &str = "tasks-service-tests-secret-0123456789abcdef";
 
-/// Which task store the app runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Memory,
-    Redis,
-}
-
-pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Redis];
+pub use testkit::support::{Backend, BACKENDS};
 
 pub struct TestApp {
     pub address: String,
