@@ -21,7 +21,6 @@ import pathlib
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -31,6 +30,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+
+import procs
+from procs import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
@@ -52,24 +54,12 @@ def run(cmd, **kwargs):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs).stdout
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Proc:
     """A process pinned to the server core, with CPU-time and RSS readings."""
 
     def __init__(self, name, cmd, env=None):
         self.name = name
-        full_env = dict(os.environ, **(env or {}))
-        self.popen = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *cmd],
-            env=full_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.popen = procs.spawn(["taskset", "-c", SERVER_CORE, *cmd], dict(os.environ, **(env or {})))
 
     def cpu_seconds(self):
         fields = pathlib.Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -82,13 +72,7 @@ class Proc:
         return float("nan")
 
     def stop(self):
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        procs.stop(self.popen)
 
 
 STARTED = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import threading
@@ -26,6 +25,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import procs
 
 PASSWORD = "scenario-password-0123"
 REQUEST_TIMEOUT = 10.0
@@ -53,23 +54,12 @@ class ScenarioFailed(AssertionError):
 # What the runners (compose_test.py, demo.py, swarm.py) share besides the scenario.
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_port(port: int, timeout: float) -> None:
     """Returns once something accepts connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise ScenarioFailed(f"nothing listens on port {port} after {timeout} s")
-            time.sleep(0.1)
+    try:
+        procs.wait_for_port(port, timeout)
+    except procs.PortTimeout as err:
+        raise ScenarioFailed(str(err)) from err
 
 
 def compose_command() -> list[str]:

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import cluster_scenario
-from cluster_scenario import compose_command, free_port, wait_for_port
+from cluster_scenario import compose_command, wait_for_port
+from procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))

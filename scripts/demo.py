@@ -31,7 +31,8 @@ import urllib.request
 from pathlib import Path
 
 import cluster_scenario
-from cluster_scenario import free_port, wait_for_port
+import procs
+from procs import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -75,19 +76,8 @@ class LocalCluster:
         return newest["kid"], float(newest["signs_from"])
 
     def spawn(self, name: str, argv: list[str], env: dict | None = None, stdin: str | None = None) -> None:
-        log = open(self.work / f"{name}.log", "ab")
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C on the demo reaches only the demo
-        )
-        if stdin is not None:
-            process.stdin.write(stdin.encode())
-            process.stdin.close()
-        self.processes[name] = process
+        # Own session: Ctrl-C on the demo reaches only the demo, which stops the rest.
+        self.processes[name] = procs.spawn(argv, env, self.work / f"{name}.log", stdin, own_session=True)
 
     def start_redis(self) -> None:
         # Same settings as the deployment (deploy/redis/redis.conf), on a private port; the
@@ -166,9 +156,7 @@ class LocalCluster:
         return next((name for name, p in self.ports.items() if p == port), upstream_addr)
 
     def stop(self, instance: str, sig: int = signal.SIGTERM) -> None:
-        process = self.processes.pop(instance)
-        process.send_signal(sig)
-        process.wait(timeout=30)
+        procs.stop(self.processes.pop(instance), sig, grace=30)
 
     def restart_redis(self) -> None:
         self.stop("redis", signal.SIGKILL)

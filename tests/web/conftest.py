@@ -5,8 +5,7 @@ test; the services' and nginx's logs land in the artifacts directory."""
 
 import json
 import os
-import socket
-import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import procs  # noqa: E402  (scripts/procs.py, shared with the deployment scripts)
+from procs import free_port  # noqa: E402
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 ARTIFACTS = Path(os.environ.get("WEB_ARTIFACTS", TARGET / "web-artifacts"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -28,12 +30,6 @@ CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 ACCESS_TTL_SECS = 4
 WAIT_SECS = 15
 PASSWORD = "correct horse battery"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url, deadline_secs=20):
@@ -102,20 +98,13 @@ class Stack:
         wait_for(f"{self.url}/")
 
     def spawn(self, name, argv, env):
-        log = open(self.logs / f"{name}.log", "wb")
-        process = subprocess.Popen([str(arg) for arg in argv], env=env, stdout=log, stderr=log)
-        self.processes.append((process, log))
+        self.processes.append(procs.spawn(argv, env, self.logs / f"{name}.log"))
 
     def stop(self):
-        for process, _ in self.processes:
+        for process in self.processes:
             process.terminate()
-        for process, log in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+        for process in self.processes:
+            procs.stop(process, grace=10)
 
     def post(self, path, body, headers=None):
         """A request straight to the front door (not through the browser): (status, JSON)."""
