@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --all-features --bins
 pids=()
 AUTH__DEV=true AUTH__BROWSER__ALLOWED_ORIGINS=http://127.0.0.1:8080,http://localhost:8080 \
-  AUTH__PUBLIC_URL=http://127.0.0.1:8080 \
+  AUTH__PUBLIC_URL=http://127.0.0.1:8080 AUTH__PURGE__TASKS_URLS=http://127.0.0.1:8082 \
   ./target/debug/auth-service &
 pids+=($!)
 TASKS__DEV=true ./target/debug/tasks-service &

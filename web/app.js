@@ -48,8 +48,37 @@ async function enter() {
 }
 
 async function loadMe() {
-  const me = await api('/me');
-  $('whoami').textContent = me.role === 'admin' ? 'Signed in (admin)' : 'Signed in';
+  // From the auth-service, so the name is there after a reload too (the page keeps no
+  // state of its own between loads).
+  const me = await api('/auth/me');
+  const role = me.role === 'admin' ? ' (admin)' : '';
+  $('whoami').textContent = `Signed in as ${me.username}${role}`;
+}
+
+/** A short description of a user agent ("Chrome on Linux"); null if it names nothing known. */
+export function describeDevice(userAgent) {
+  const ua = userAgent || '';
+  const browsers = [
+    [/Edg\//, 'Edge'],
+    [/OPR\//, 'Opera'],
+    [/Firefox\//, 'Firefox'],
+    [/Chrom(e|ium)\//, 'Chrome'],
+    [/Version\/[\d.]+.*Safari\//, 'Safari'],
+    [/^tessera-client\//, 'Tessera CLI'],
+    [/^curl\//, 'curl'],
+  ];
+  const systems = [
+    [/Android/, 'Android'],
+    [/iPhone|iPad|iPod/, 'iOS'],
+    [/CrOS/, 'ChromeOS'],
+    [/Windows/, 'Windows'],
+    [/Mac OS X|Macintosh/, 'macOS'],
+    [/Linux/, 'Linux'],
+  ];
+  const browser = browsers.find(([pattern]) => pattern.test(ua));
+  const system = systems.find(([pattern]) => pattern.test(ua));
+  if (!browser) return null;
+  return system ? `${browser[1]} on ${system[1]}` : browser[1];
 }
 
 async function loadTasks() {
@@ -119,7 +148,10 @@ async function loadSessions() {
     ...sessions.map((session) => {
       const item = document.createElement('li');
       const what = document.createElement('span');
-      what.textContent = `${session.user_agent || 'unknown client'} · ${session.ip} · last used ${session.last_used_at}`;
+      const device = describeDevice(session.user_agent) || session.user_agent || 'unknown client';
+      what.textContent = `${device} · ${session.ip} · last used ${session.last_used_at}`;
+      what.title = session.user_agent || '';
+      what.className = 'device';
       item.append(what);
       if (session.current) {
         const mark = document.createElement('strong');

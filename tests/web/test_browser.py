@@ -55,6 +55,11 @@ def test_edit_and_delete_tasks_and_revoke_another_session(browser, stack):
     status, other = stack.post("/auth/login", {"username": "ivy", "password": PASSWORD})
     assert status == 200
     browser.driver.refresh()
+    # Devices by name, the raw user agent on hover.
+    devices = browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#session-list li .device"))
+    this = next(device for device in devices if "(this browser)" in device.find_element(By.XPATH, "..").text)
+    assert this.text.startswith("Chrome on Linux · "), this.text
+    assert "HeadlessChrome/" in this.get_attribute("title")
     revoke = browser.wait(lambda d: d.find_element(By.XPATH, "//ul[@id='session-list']//button[text()='Revoke']"))
     revoke.click()
     browser.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#session-list li")) == 1)
@@ -120,6 +125,7 @@ def test_reload_restores_the_session_and_no_script_can_see_a_token(browser):
     browser.driver.refresh()
     browser.visible("app-view")
     assert browser.task_titles() == ["survives a reload"]
+    browser.wait(lambda d: d.find_element(By.ID, "whoami").text == "Signed in as dave")
 
     exposed = browser.driver.execute_script(
         "return [document.cookie, localStorage.length, sessionStorage.length, location.href]"

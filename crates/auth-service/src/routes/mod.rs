@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/auth/account",
             web::delete().to(account::delete_account),
         ))
+        .service(route("/auth/me", web::get().to(session_list::me)))
         .service(route("/auth/sessions", web::get().to(session_list::list)))
         .service(route(
             "/auth/sessions/{id}",

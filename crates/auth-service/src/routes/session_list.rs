@@ -1,4 +1,5 @@
-//! `GET /auth/sessions` and `DELETE /auth/sessions/{id}`: the caller's own sessions.
+//! `GET /auth/me`, `GET /auth/sessions` and `DELETE /auth/sessions/{id}`: the caller's own
+//! account and sessions.
 
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +28,24 @@ struct Sessions {
 fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
         .to_string()
+}
+
+#[derive(Serialize)]
+struct Me<'a> {
+    user_id: &'a str,
+    username: &'a str,
+    role: &'a str,
+}
+
+/// Who the caller is, by the store (so a revoked token is refused here too): what a page
+/// shows after a reload, when all it has is a fresh access token.
+pub async fn me(user: Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let current = state.current_user(user.claims()).await?;
+    Ok(HttpResponse::Ok().json(Me {
+        user_id: &current.id,
+        username: &current.username,
+        role: &current.role,
+    }))
 }
 
 pub async fn list(

@@ -209,3 +209,23 @@ async fn password_change_keeps_this_session_and_ends_the_others() {
         json_ok(app.login_response("olga", "a brand new secret").await).await;
     }
 }
+
+#[tokio::test]
+async fn me_names_the_caller_until_the_token_is_revoked() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        app.register("Mona").await;
+        let tokens = app.login("mona").await;
+        let access = token(&tokens, "access_token");
+        let me = json_ok(app.get_bearer("/auth/me", access).await).await;
+        assert_eq!(me["username"], "Mona", "{backend:?}: as registered");
+        assert_eq!(me["role"], "user");
+        assert!(me["user_id"].is_string());
+        let response = app
+            .post_bearer("/auth/logout-all", access, &json!({}))
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let response = app.get_bearer("/auth/me", access).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+}
