@@ -1,5 +1,6 @@
-//! Access-token claims (DESIGN.md "Tokens"): the payload every Tessera access token carries,
-//! the builder the issuer fills it with, and typed accessors for the parts callers branch on.
+//! Access-token claims (docs/ARCHITECTURE.md "Tokens"): the payload every Tessera access
+//! token carries, the builder the [`crate::Issuer`] fills it with, and typed accessors for
+//! the parts callers branch on.
 
 use std::fmt;
 use std::time::Duration;
@@ -23,7 +24,7 @@ pub const ROLE_SERVICE: &str = "service";
 /// tasks-service: a contract between the auth-service (which asks for it) and the
 /// tasks-service (which requires it).
 pub const SCOPE_TASKS_PURGE: &str = "tasks:purge";
-/// Default access-token lifetime (DESIGN.md: 10 minutes).
+/// Default access-token lifetime: 10 minutes.
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(600);
 
 /// The claims of a Tessera access token. Every field but `scope` is required on

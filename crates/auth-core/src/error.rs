@@ -56,7 +56,7 @@ pub enum SignError {
     Json,
 }
 
-/// The JSON body of every error Tessera's services return (DESIGN.md "HTTP"):
+/// The JSON body of every error Tessera's services return (docs/ARCHITECTURE.md "Errors"):
 /// `{"error": "<stable machine code>", "message": "<human text>"}`. Clients branch on
 /// `error`; `message` may change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

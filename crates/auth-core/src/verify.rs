@@ -1,7 +1,7 @@
-//! The one verification routine (DESIGN.md "Tokens", RFC 8725). Order: size cap → three
-//! segments → header → key by `kid` → header `alg` equals the key's algorithm → signature
-//! → only then the claims (`exp`, `nbf`, `iat`, `iss`, `aud`). Nothing in a token selects
-//! a key source: `jku`, `x5u`, `jwk` and `x5c` are never read.
+//! The one verification routine (docs/ARCHITECTURE.md "Tokens", RFC 8725). Order: size
+//! cap → three segments → header → key by `kid` → header `alg` equals the key's algorithm
+//! → signature → only then the claims (`exp`, `nbf`, `iat`, `iss`, `aud`). Nothing in a
+//! token selects a key source: `jku`, `x5u`, `jwk` and `x5c` are never read.
 
 use std::borrow::Cow;
 use std::fmt;

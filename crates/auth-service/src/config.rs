@@ -36,8 +36,9 @@ pub struct Settings {
     /// start-up and at registration; taking a name off the list does not demote it (use
     /// `auth-service users revoke-admin`).
     pub admins: Vec<String>,
-    /// Take the client IP from `X-Forwarded-For`/`Forwarded` (`AUTH__TRUST_FORWARDED_FOR`).
-    /// Only behind a proxy that sets them; otherwise clients could pick their own IP.
+    /// Take the client IP from the last `X-Forwarded-For` entry — the one the front door
+    /// appended (`AUTH__TRUST_FORWARDED_FOR`). Only behind a proxy that sets it; otherwise
+    /// clients could pick their own IP. `Forwarded` is not read.
     pub trust_forwarded_for: bool,
     /// Users, sessions and rate-limit counters (`AUTH__REDIS__*`).
     pub redis: RedisSettings,

@@ -1,5 +1,5 @@
-//! Configuration loading (DESIGN.md "Configuration"): the service's own `Default`, then an
-//! optional file, then environment variables `<PREFIX>__SECTION__KEY`.
+//! Configuration loading (docs/ARCHITECTURE.md, "Configuration"): the service's own
+//! `Default`, then an optional file, then environment variables `<PREFIX>__SECTION__KEY`.
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,7 @@ pub enum SigningMode {
 }
 
 impl SigningMode {
-    /// The JWS algorithm; `None` for [`SigningMode::Hs256`]'s asymmetric counterpart.
+    /// The JWS algorithm this mode signs and verifies with.
     pub fn algorithm(self) -> auth_core::Algorithm {
         match self {
             SigningMode::Hs256 => auth_core::Algorithm::HS256,
