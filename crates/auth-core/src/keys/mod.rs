@@ -1,6 +1,13 @@
-//! Key material: one [`Key`] per `kid` with exactly one algorithm, the [`KeyRing`] that
-//! holds the active signing key beside verify-only keys, PEM import/export, fresh key
-//! generation, and JWKS (RFC 7517) with RFC 7638 thumbprints as `kid`s.
+//! Key material: one [`Key`] per `kid` with exactly one algorithm, PEM import/export and
+//! fresh key generation (here); the [`KeyRing`] that holds the signing keys beside
+//! verify-only ones on a schedule ([`keyring`]); JWKS (RFC 7517) with RFC 7638 thumbprints
+//! as `kid`s ([`jwk`]).
+
+mod jwk;
+mod keyring;
+
+pub use jwk::{Jwk, Jwks};
+pub use keyring::KeyRing;
 
 use std::fmt;
 
@@ -8,7 +15,6 @@ use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use ring::{digest, hmac};
-use serde::{Deserialize, Serialize};
 
 use crate::{Algorithm, SetupError, SignError, B64};
 
@@ -384,219 +390,6 @@ fn pem_contents(text: &str, label: &'static str) -> Result<Vec<u8>, SetupError> 
         });
     }
     Ok(parsed.into_contents())
-}
-
-/// The keys a service signs and verifies with, `kid`s unique. Each key may carry a
-/// schedule, which is how keys rotate without logging anyone out:
-///
-/// - it **signs** from `signs_from` on, until a key with a later `signs_from` takes over
-///   (before its time a key is *next*: published and accepted, not yet signing; after it
-///   is superseded, *retired*: published and accepted, no longer signing);
-/// - at `until` it is **dropped**: neither published nor accepted.
-///
-/// Keys without `signs_from` only verify (a resource server's public keys, an earlier
-/// key kept for its tokens' lifetime).
-#[derive(Debug)]
-pub struct KeyRing {
-    entries: Vec<Entry>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    key: Key,
-    signs_from: Option<u64>,
-    until: Option<u64>,
-}
-
-impl Entry {
-    fn live_at(&self, now: u64) -> bool {
-        self.until.is_none_or(|until| now < until)
-    }
-}
-
-impl KeyRing {
-    /// A ring whose signing key is `signing`, from the epoch on.
-    pub fn new(signing: Key) -> Result<KeyRing, SetupError> {
-        KeyRing::empty().with_scheduled_key(signing, 0, None)
-    }
-
-    /// A ring that can only verify (a resource server holding public keys).
-    pub fn verify_only(keys: impl IntoIterator<Item = Key>) -> Result<KeyRing, SetupError> {
-        let mut ring = KeyRing::empty();
-        for key in keys {
-            ring = ring.with_verify_key(key)?;
-        }
-        if ring.entries.is_empty() {
-            return Err(SetupError::EmptyKeyRing);
-        }
-        Ok(ring)
-    }
-
-    /// A ring with no keys: verifies nothing until a [`crate::Verifier`] is given another
-    /// (a resource server whose key source has not answered yet).
-    pub fn empty() -> KeyRing {
-        KeyRing {
-            entries: Vec::new(),
-        }
-    }
-
-    /// Adds a key that verifies but never signs.
-    pub fn with_verify_key(self, key: Key) -> Result<KeyRing, SetupError> {
-        self.with_entry(Entry {
-            key,
-            signs_from: None,
-            until: None,
-        })
-    }
-
-    /// Adds a key that signs from `signs_from` (Unix seconds) until a later key takes
-    /// over, and is dropped at `until`.
-    pub fn with_scheduled_key(
-        self,
-        key: Key,
-        signs_from: u64,
-        until: Option<u64>,
-    ) -> Result<KeyRing, SetupError> {
-        if !key.can_sign() {
-            return Err(SetupError::NotSigningKey(key.kid));
-        }
-        self.with_entry(Entry {
-            key,
-            signs_from: Some(signs_from),
-            until,
-        })
-    }
-
-    fn with_entry(mut self, entry: Entry) -> Result<KeyRing, SetupError> {
-        if self.get(entry.key.kid()).is_some() {
-            return Err(SetupError::DuplicateKid(entry.key.kid));
-        }
-        self.entries.push(entry);
-        Ok(self)
-    }
-
-    /// The key for a `kid`, whatever its schedule. A short linear scan: rings hold a
-    /// handful of keys.
-    pub fn get(&self, kid: &str) -> Option<&Key> {
-        self.entries
-            .iter()
-            .find(|entry| entry.key.kid == kid)
-            .map(|entry| &entry.key)
-    }
-
-    /// The first key matching `predicate` that is not dropped at `now`.
-    pub(crate) fn find_live(&self, now: u64, predicate: impl Fn(&Key) -> bool) -> Option<&Key> {
-        self.entries
-            .iter()
-            .find(|entry| entry.live_at(now) && predicate(&entry.key))
-            .map(|entry| &entry.key)
-    }
-
-    /// The key that signs at `now`: of the live keys whose `signs_from` has come, the one
-    /// that came last.
-    pub fn signing_key_at(&self, now: u64) -> Option<&Key> {
-        self.entries
-            .iter()
-            .filter(|entry| entry.live_at(now))
-            .filter_map(|entry| Some((entry.signs_from.filter(|from| *from <= now)?, entry)))
-            .max_by_key(|(from, _)| *from)
-            .map(|(_, entry)| &entry.key)
-    }
-
-    /// Every key, dropped or not, in the order added.
-    pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.entries.iter().map(|entry| &entry.key)
-    }
-
-    /// Whether no key at all is in the ring.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The public keys not dropped at `now` as a JWK Set (empty when every key is HS256).
-    pub fn jwks_at(&self, now: u64) -> Jwks {
-        Jwks {
-            keys: self
-                .entries
-                .iter()
-                .filter(|entry| entry.live_at(now))
-                .filter_map(|entry| entry.key.to_jwk())
-                .collect(),
-        }
-    }
-}
-
-/// A JSON Web Key (RFC 7517) holding a public key. Private members are not modelled,
-/// so a private key can never be serialized into a JWKS by accident.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jwk {
-    /// `OKP` (Ed25519) or `EC` (P-256).
-    pub kty: String,
-    /// `Ed25519` or `P-256`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crv: Option<String>,
-    /// Public key (OKP) or x coordinate (EC), base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub x: Option<String>,
-    /// y coordinate (EC), base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub y: Option<String>,
-    /// Key id tokens refer to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kid: Option<String>,
-    /// The one algorithm the key is used with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alg: Option<String>,
-    /// `sig`.
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
-    pub use_: Option<String>,
-}
-
-impl Jwk {
-    fn okp(x: String) -> Jwk {
-        Jwk::bare("OKP", "Ed25519", x, None)
-    }
-
-    fn ec(x: String, y: String) -> Jwk {
-        Jwk::bare("EC", "P-256", x, Some(y))
-    }
-
-    fn bare(kty: &str, crv: &str, x: String, y: Option<String>) -> Jwk {
-        Jwk {
-            kty: kty.to_owned(),
-            crv: Some(crv.to_owned()),
-            x: Some(x),
-            y,
-            kid: None,
-            alg: None,
-            use_: None,
-        }
-    }
-
-    /// The RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order
-    /// with no whitespace, base64url. For OKP the members are `crv`, `kty`, `x` (RFC 8037
-    /// §2); for EC `crv`, `kty`, `x`, `y`.
-    pub fn thumbprint(&self) -> String {
-        let member =
-            |name: &str, value: &str| format!(r#""{name}":{}"#, serde_json::Value::from(value));
-        let mut members = vec![
-            member("crv", self.crv.as_deref().unwrap_or_default()),
-            member("kty", &self.kty),
-            member("x", self.x.as_deref().unwrap_or_default()),
-        ];
-        if let Some(y) = &self.y {
-            members.push(member("y", y));
-        }
-        let canonical = format!("{{{}}}", members.join(","));
-        B64.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
-    }
-}
-
-/// A JWK Set, the body of `/.well-known/jwks.json`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jwks {
-    /// The published keys.
-    pub keys: Vec<Jwk>,
 }
 
 /// DER of an Ed25519 PKCS#8 v1 `PrivateKeyInfo` (RFC 8410 §7) up to the 32-byte seed:
