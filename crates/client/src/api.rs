@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ClientError;
-use crate::session::{empty_body, json_body, send, Session};
+use crate::session::Session;
+use crate::wire::{empty_body, json_body, send};
 
 /// `POST /auth/register` answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]

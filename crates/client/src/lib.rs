@@ -8,6 +8,7 @@
 //! - [`tokens`]: [`Tokens`], the token pair and when to refresh it; token responses.
 //! - [`store`]: [`TokenStore`], where a session's tokens persist: in memory or a 0600 file.
 //! - [`api`]: typed calls: the account endpoints on [`Session`], and [`TasksClient`].
+//! - [`wire`]: the HTTP client, sending, and reading answers and error bodies.
 //! - [`error`]: [`ClientError`]; [`ClientError::LoginRequired`] means "log in again".
 //!
 //! HTTPS uses rustls with ring and the platform's trust store; the process-wide rustls
@@ -18,6 +19,7 @@ pub mod error;
 pub mod session;
 pub mod store;
 pub mod tokens;
+pub mod wire;
 
 pub use api::{Me, RegisteredUser, SessionInfo, Task, TaskPage, TaskPatch, TasksClient};
 pub use error::ClientError;

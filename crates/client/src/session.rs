@@ -15,15 +15,12 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::sync::Arc;
 
 use auth_core::{Clock, SystemClock};
-use reqwest::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -31,9 +28,6 @@ use crate::error::ClientError;
 use crate::store::{MemoryStore, TokenStore};
 use crate::tokens::TokenResponse;
 pub use crate::tokens::{Tokens, REFRESH_MARGIN_SECS};
-
-/// Default timeout of one HTTP request.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a session obtains new tokens.
 enum Grant {
@@ -153,21 +147,8 @@ impl SessionBuilder {
     }
 }
 
-/// The default HTTP client: rustls (ring provider, platform trust store), a request
-/// timeout, no redirects (a redirected token request is a misconfiguration to surface).
-pub fn http_client() -> Result<Client, ClientError> {
-    static PROVIDER: Once = Once::new();
-    PROVIDER.call_once(|| {
-        // Fails only if the process already chose a provider, which is then used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("tessera-client/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| ClientError::transport(&err))
-}
+use crate::wire::{empty_body, error_from, json_body, send};
+pub use crate::wire::{http_client, REQUEST_TIMEOUT};
 
 impl Session {
     /// A session with the auth-service at `auth_url` (e.g. `https://auth.example.com`).
@@ -395,69 +376,4 @@ fn is_invalid_token(response: &Response) -> bool {
             .is_some_and(|value| {
                 value.starts_with("Bearer") && value.contains("error=\"invalid_token\"")
             })
-}
-
-/// Sends a request, mapping a failure to reach the service to [`ClientError::Transport`].
-pub(crate) async fn send(request: RequestBuilder) -> Result<Response, ClientError> {
-    request
-        .send()
-        .await
-        .map_err(|err| ClientError::transport(&err))
-}
-
-/// The JSON body of a response that should have `expected` status; anything else becomes
-/// the service's error.
-pub(crate) async fn json_body<T: DeserializeOwned>(
-    response: Response,
-    expected: StatusCode,
-) -> Result<T, ClientError> {
-    if response.status() != expected {
-        return Err(error_from(response).await);
-    }
-    let url = response.url().to_string();
-    response.json().await.map_err(|err| ClientError::Protocol {
-        url,
-        detail: format!("the body is not the expected JSON: {err}"),
-    })
-}
-
-/// Success without a body (204), or the service's error.
-pub(crate) async fn empty_body(response: Response) -> Result<(), ClientError> {
-    if response.status().is_success() {
-        return Ok(());
-    }
-    Err(error_from(response).await)
-}
-
-/// An error body: Tessera's `{"error","message"}`, or OAuth2's `{"error",
-/// "error_description"}` (RFC 6749 §5.2, whose description is optional).
-#[derive(Deserialize)]
-struct WireError {
-    error: String,
-    #[serde(alias = "error_description")]
-    message: Option<String>,
-}
-
-/// The service's JSON error as [`ClientError::Api`]; a body that is not one (a proxy's
-/// error page, a wrong URL) as [`ClientError::Protocol`].
-async fn error_from(response: Response) -> ClientError {
-    let status = response.status();
-    let url = response.url().to_string();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|value| value.to_str().ok()?.parse().ok());
-    let text = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<WireError>(&text) {
-        Ok(body) => ClientError::Api {
-            status: status.as_u16(),
-            message: body.message.unwrap_or_else(|| body.error.clone()),
-            code: body.error,
-            retry_after,
-        },
-        Err(_) => ClientError::Protocol {
-            url,
-            detail: format!("HTTP {status} without Tessera's JSON error body"),
-        },
-    }
 }

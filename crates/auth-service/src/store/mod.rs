@@ -2,6 +2,7 @@
 //! Redis (shared by every instance) or in memory (the embedded default, one instance only).
 //! Both pass the same behavioural test suite; every multi-key step is atomic in both.
 
+mod lua;
 mod memory;
 mod redis;
 
