@@ -16,7 +16,7 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::{Claims, ErrorBody, KeySource, Verifier, VerifyError};
+use crate::{Claims, ErrorBody, KeySource, Role, Verifier, VerifyError};
 
 /// The `realm` of every Bearer challenge.
 pub const REALM: &str = "tessera";
@@ -38,7 +38,7 @@ impl Authenticated {
     }
 
     /// `Ok` when the caller has `role`; otherwise a 403 `insufficient_scope`.
-    pub fn require_role(&self, role: &'static str) -> Result<(), AuthError> {
+    pub fn require_role(&self, role: Role) -> Result<(), AuthError> {
         if self.0.has_role(role) {
             Ok(())
         } else {
@@ -175,7 +175,7 @@ pub enum AuthError {
     /// as the auth-service after logout-all, says so).
     Revoked,
     /// Valid token, but not this role.
-    MissingRole(&'static str),
+    MissingRole(Role),
     /// Valid token, but not this scope.
     MissingScope(&'static str),
     /// A service's token on a route for end users.
@@ -270,7 +270,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::{ClaimsBuilder, Key, KeyRing, ManualClock, Validation, ROLE_ADMIN};
+    use crate::{ClaimsBuilder, Key, KeyRing, ManualClock, Validation};
 
     const NOW: u64 = 1_700_000_000;
 
@@ -281,7 +281,7 @@ mod tests {
 
     #[get("/admin")]
     async fn admin(user: Authenticated) -> Result<HttpResponse, AuthError> {
-        user.require_role(ROLE_ADMIN)?;
+        user.require_role(Role::Admin)?;
         Ok(HttpResponse::Ok().finish())
     }
 
@@ -302,7 +302,7 @@ mod tests {
         .unwrap()
     }
 
-    fn token(verifier: &Verifier, role: &str) -> String {
+    fn token(verifier: &Verifier, role: Role) -> String {
         let claims = ClaimsBuilder::user("tessera", "tasks", "user-1", "sid-1")
             .role(role)
             .build(NOW)
@@ -355,7 +355,7 @@ mod tests {
     async fn valid_bearer_token_reaches_the_handler() {
         let clock = ManualClock::new(NOW);
         let v = verifier(&clock);
-        let t = token(&v, "user");
+        let t = token(&v, Role::User);
         for scheme in ["Bearer", "bearer", "BEARER"] {
             let req = TestRequest::get()
                 .uri("/me")
@@ -372,14 +372,14 @@ mod tests {
 
     #[actix_web::test]
     async fn token_in_the_query_string_is_not_read() {
-        let t = token(&verifier(&ManualClock::new(NOW)), "user");
+        let t = token(&verifier(&ManualClock::new(NOW)), Role::User);
         let req = TestRequest::get().uri(&format!("/me?access_token={t}"));
         assert_invalid_token(req, "missing bearer token").await;
     }
 
     #[actix_web::test]
     async fn other_schemes_and_malformed_headers_are_401() {
-        let t = token(&verifier(&ManualClock::new(NOW)), "user");
+        let t = token(&verifier(&ManualClock::new(NOW)), Role::User);
         for value in [
             format!("Basic {t}"),
             format!("Bearer  {t}"),
@@ -402,7 +402,7 @@ mod tests {
 
     #[actix_web::test]
     async fn two_authorization_headers_are_rejected_even_if_both_are_valid() {
-        let t = token(&verifier(&ManualClock::new(NOW)), "user");
+        let t = token(&verifier(&ManualClock::new(NOW)), Role::User);
         let req = TestRequest::get()
             .uri("/me")
             .append_header(bearer(&t))
@@ -414,7 +414,7 @@ mod tests {
     async fn expired_token_is_401_with_the_reason() {
         let clock = ManualClock::new(NOW);
         let v = verifier(&clock);
-        let t = token(&v, "user");
+        let t = token(&v, Role::User);
         clock.set(NOW + 3_600);
         let (status, challenge, body) = send(
             Some(v),
@@ -432,7 +432,7 @@ mod tests {
     #[actix_web::test]
     async fn missing_role_is_403_insufficient_scope() {
         let clock = ManualClock::new(NOW);
-        let user = token(&verifier(&clock), "user");
+        let user = token(&verifier(&clock), Role::User);
         let req = TestRequest::get()
             .uri("/admin")
             .insert_header(bearer(&user));
@@ -441,7 +441,7 @@ mod tests {
         assert!(challenge.unwrap().contains(r#"error="insufficient_scope""#));
         assert_eq!(body["error"], "insufficient_scope");
 
-        let admin_token = token(&verifier(&clock), ROLE_ADMIN);
+        let admin_token = token(&verifier(&clock), Role::Admin);
         let req = TestRequest::get()
             .uri("/admin")
             .insert_header(bearer(&admin_token));
@@ -451,7 +451,7 @@ mod tests {
     #[actix_web::test]
     async fn missing_scope_is_403_naming_the_scope() {
         let clock = ManualClock::new(NOW);
-        let t = token(&verifier(&clock), "user");
+        let t = token(&verifier(&clock), Role::User);
         let req = TestRequest::get().uri("/write").insert_header(bearer(&t));
         let (status, challenge, body) = send(Some(verifier(&clock)), req).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
@@ -461,7 +461,7 @@ mod tests {
 
     #[actix_web::test]
     async fn an_app_without_a_verifier_fails_closed() {
-        let t = token(&verifier(&ManualClock::new(NOW)), "user");
+        let t = token(&verifier(&ManualClock::new(NOW)), Role::User);
         let req = TestRequest::get().uri("/me").insert_header(bearer(&t));
         let (status, challenge, body) = send(None, req).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);

@@ -14,12 +14,42 @@ use crate::{SignError, B64};
 
 /// Prefix of `sub` for service (client-credentials) callers: `svc:<client_id>`.
 pub const SERVICE_SUBJECT_PREFIX: &str = "svc:";
-/// The role every user starts with.
-pub const ROLE_USER: &str = "user";
-/// The role that may use administrative endpoints.
-pub const ROLE_ADMIN: &str = "admin";
-/// The role of a service's (client-credentials) token; what it may do is its `scope`.
-pub const ROLE_SERVICE: &str = "service";
+/// A caller's role, as the `role` claim spells it (lowercase). A token naming any other
+/// role does not verify: Tessera issues no other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Every user starts with it.
+    User,
+    /// May use administrative endpoints.
+    Admin,
+    /// A service's (client-credentials) token; what it may do is its `scope`.
+    Service,
+}
+
+impl Role {
+    /// The claim's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+
+    /// The role `text` spells, if any.
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::User, Role::Admin, Role::Service]
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 /// The scope a service token needs to purge a deleted account's tasks at the
 /// tasks-service: a contract between the auth-service (which asks for it) and the
 /// tasks-service (which requires it).
@@ -47,8 +77,8 @@ pub struct Claims {
     pub jti: String,
     /// Session (refresh-token family) this token was issued under.
     pub sid: String,
-    /// The caller's role, e.g. [`ROLE_USER`] or [`ROLE_ADMIN`].
-    pub role: String,
+    /// The caller's role.
+    pub role: Role,
     /// The user's token version at issue time; bumping it ends every older family.
     pub ver: u64,
     /// Space-separated OAuth scopes (RFC 8693 §4.2), where relevant.
@@ -83,7 +113,7 @@ impl Claims {
     }
 
     /// Whether the token carries exactly this role.
-    pub fn has_role(&self, role: &str) -> bool {
+    pub fn has_role(&self, role: Role) -> bool {
         self.role == role
     }
 
@@ -180,7 +210,7 @@ pub struct ClaimsBuilder {
     aud: String,
     sub: String,
     sid: String,
-    role: String,
+    role: Role,
     ver: u64,
     scope: Option<String>,
     lifetime: Duration,
@@ -188,7 +218,7 @@ pub struct ClaimsBuilder {
 
 impl ClaimsBuilder {
     /// Claims for an end user's token in session `session_id`. Role defaults to
-    /// [`ROLE_USER`], version to 0, lifetime to [`DEFAULT_ACCESS_TTL`].
+    /// [`Role::User`], version to 0, lifetime to [`DEFAULT_ACCESS_TTL`].
     pub fn user(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -200,7 +230,7 @@ impl ClaimsBuilder {
             aud: audience.into(),
             sub: user_id.into(),
             sid: session_id.into(),
-            role: ROLE_USER.to_owned(),
+            role: Role::User,
             ver: 0,
             scope: None,
             lifetime: DEFAULT_ACCESS_TTL,
@@ -208,7 +238,7 @@ impl ClaimsBuilder {
     }
 
     /// Claims for a service's token: `sub` becomes `svc:<client_id>`, the role
-    /// [`ROLE_SERVICE`].
+    /// [`Role::Service`].
     pub fn service(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -216,12 +246,12 @@ impl ClaimsBuilder {
         session_id: impl Into<String>,
     ) -> Self {
         let sub = format!("{SERVICE_SUBJECT_PREFIX}{client_id}");
-        ClaimsBuilder::user(issuer, audience, sub, session_id).role(ROLE_SERVICE)
+        ClaimsBuilder::user(issuer, audience, sub, session_id).role(Role::Service)
     }
 
     /// The caller's role.
-    pub fn role(mut self, role: impl Into<String>) -> Self {
-        self.role = role.into();
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
         self
     }
 
@@ -283,7 +313,7 @@ mod tests {
             .build(1_000)
             .unwrap();
         assert_eq!((c.iat, c.nbf, c.exp), (1_000, 1_000, 1_060));
-        assert_eq!((c.role.as_str(), c.ver), (ROLE_USER, 3));
+        assert_eq!((c.role, c.ver), (Role::User, 3));
         assert_eq!(c.aud, Audience::One("tasks".into()));
         assert_eq!(c.jti.len(), 22, "128 bits in unpadded base64url");
         assert_ne!(c.jti, claims().jti, "jti must be random");
@@ -329,5 +359,18 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert!(!json.contains("scope"));
         assert_eq!(serde_json::from_str::<Claims>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn roles_are_their_lowercase_names_and_nothing_else() {
+        for role in [Role::User, Role::Admin, Role::Service] {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+            assert_eq!(serde_json::from_str::<Role>(&json).unwrap(), role);
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert!(serde_json::from_str::<Role>("\"root\"").is_err());
+        assert!(serde_json::from_str::<Role>("\"Admin\"").is_err());
+        assert_eq!(Role::parse("superuser"), None);
     }
 }

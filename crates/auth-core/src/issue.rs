@@ -14,7 +14,7 @@ use std::time::Duration;
 use arc_swap::{ArcSwap, Guard};
 use base64::Engine as _;
 
-use crate::{Claims, ClaimsBuilder, Clock, KeyRing, SignError, B64};
+use crate::{Claims, ClaimsBuilder, Clock, KeyRing, Role, SignError, B64};
 
 /// The `sid` of service tokens, which belong to no session (the claim is required).
 pub const SERVICE_SESSION: &str = "client_credentials";
@@ -94,7 +94,7 @@ impl Issuer {
         &self,
         user_id: &str,
         session_id: &str,
-        role: &str,
+        role: Role,
         ver: u64,
     ) -> Result<String, SignError> {
         let claims = ClaimsBuilder::user(&self.issuer, &self.audience, user_id, session_id)
@@ -140,7 +140,7 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Key, ManualClock, Validation, Verifier, ROLE_SERVICE};
+    use crate::{Key, ManualClock, Validation, Verifier};
 
     const SECRET: &[u8] = b"issuer-tests-secret-0123456789abcdef";
 
@@ -167,11 +167,11 @@ mod tests {
         )
         .unwrap();
         let user = verifier
-            .verify(&issuer.user_token("u1", "s1", "admin", 4).unwrap())
+            .verify(&issuer.user_token("u1", "s1", Role::Admin, 4).unwrap())
             .unwrap();
         assert_eq!(
-            (user.sub.as_str(), user.sid.as_str(), user.role.as_str()),
-            ("u1", "s1", "admin")
+            (user.sub.as_str(), user.sid.as_str(), user.role),
+            ("u1", "s1", Role::Admin)
         );
         assert_eq!((user.ver, user.exp - user.iat), (4, 600));
         let service = verifier
@@ -179,7 +179,7 @@ mod tests {
             .unwrap();
         assert_eq!(service.sub, "svc:billing");
         assert_eq!(service.sid, SERVICE_SESSION);
-        assert_eq!(service.role, ROLE_SERVICE);
+        assert_eq!(service.role, Role::Service);
         assert_eq!(service.scope.as_deref(), Some("reports:read"));
     }
 
@@ -187,7 +187,7 @@ mod tests {
     fn a_replaced_ring_signs_from_then_on() {
         let (keys, _, issuer) = parts();
         keys.replace(KeyRing::new(Key::hs256("b", SECRET).unwrap()).unwrap());
-        let token = issuer.user_token("u1", "s1", "user", 0).unwrap();
+        let token = issuer.user_token("u1", "s1", Role::User, 0).unwrap();
         let header = token.split('.').next().unwrap();
         let header: serde_json::Value =
             serde_json::from_slice(&B64.decode(header).unwrap()).unwrap();

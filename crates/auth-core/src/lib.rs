@@ -24,10 +24,7 @@ pub mod verify;
 pub mod actix;
 
 pub use alg::Algorithm;
-pub use claims::{
-    Audience, Claims, ClaimsBuilder, Subject, ROLE_ADMIN, ROLE_SERVICE, ROLE_USER,
-    SCOPE_TASKS_PURGE,
-};
+pub use claims::{Audience, Claims, ClaimsBuilder, Role, Subject, SCOPE_TASKS_PURGE};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};
 pub use issue::{Issuer, SharedKeys, SERVICE_SESSION};

@@ -2,7 +2,7 @@
 //! against the configured store. Revoking also bumps the user's token version, so every
 //! existing session must log in again; a grant takes effect at the next refresh.
 
-use auth_core::{ROLE_ADMIN, ROLE_USER};
+use auth_core::Role;
 use service_kit::redis::RedisSetupError;
 use thiserror::Error;
 
@@ -37,9 +37,9 @@ pub async fn set_admin(
         .await?
         .ok_or_else(|| AdminError::NoSuchUser(username.to_owned()))?;
     let (role, bump) = if grant {
-        (ROLE_ADMIN, false)
+        (Role::Admin, false)
     } else {
-        (ROLE_USER, true)
+        (Role::User, true)
     };
     store.set_role(&user.id, role, bump).await?;
     Ok(if grant {
@@ -61,8 +61,8 @@ pub async fn bootstrap(state: &AppState) {
     for name in &state.settings().admins {
         let store = state.store();
         let result = match store.user_by_name(name).await {
-            Ok(Some(user)) if user.role != ROLE_ADMIN => store
-                .set_role(&user.id, ROLE_ADMIN, false)
+            Ok(Some(user)) if user.role != Role::Admin => store
+                .set_role(&user.id, Role::Admin, false)
                 .await
                 .map(|_| ()),
             Ok(_) => Ok(()),

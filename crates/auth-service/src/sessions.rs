@@ -9,7 +9,7 @@
 //! chain. Presenting a spent token after the grace window, or any older spent token,
 //! revokes the whole family: thief and victim both log in again.
 
-use auth_core::{Claims, ROLE_ADMIN, ROLE_USER};
+use auth_core::{Claims, Role};
 use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
@@ -67,15 +67,15 @@ impl AppState {
             return Err(ApiError::UsernameTaken);
         }
         let role = if self.settings().is_bootstrap_admin(username) {
-            ROLE_ADMIN
+            Role::Admin
         } else {
-            ROLE_USER
+            Role::User
         };
         let user = User {
             id: Uuid::new_v4().to_string(),
             username: username.to_owned(),
             password_hash: self.passwords().hash(password).await?,
-            role: role.to_owned(),
+            role,
             ver: 0,
             created_at: self.now(),
         };
@@ -302,7 +302,7 @@ impl AppState {
         let sid = refresh_token.session().as_str();
         let access_token = self
             .issuer()
-            .user_token(user_id, sid, &grant.role, grant.ver)
+            .user_token(user_id, sid, grant.role, grant.ver)
             .map_err(ApiError::internal)?;
         Ok(TokenResponse {
             access_token,

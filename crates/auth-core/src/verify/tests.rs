@@ -10,7 +10,7 @@ use ring::hmac;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::{ClaimsBuilder, ManualClock};
+use crate::{ClaimsBuilder, ManualClock, Role};
 
 const NOW: u64 = 1_700_000_000;
 const SECRET: &[u8] = b"verify-tests-secret-0123456789abcdef";
@@ -113,7 +113,7 @@ fn round_trip_for_every_algorithm() {
     for alg in Algorithm::ALL {
         let (verifier, _) = verifier_signing_with(alg);
         let claims = ClaimsBuilder::user(ISS, AUD, "user-7", "sid-7")
-            .role("admin")
+            .role(Role::Admin)
             .version(4)
             .scope("tasks:read")
             .build(NOW)

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::{web, HttpResponse};
 use auth_core::actix::Authenticated;
+use auth_core::Role;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -34,7 +35,7 @@ fn rfc3339(secs: u64) -> String {
 struct Me<'a> {
     user_id: &'a str,
     username: &'a str,
-    role: &'a str,
+    role: Role,
 }
 
 /// Who the caller is, by the store (so a revoked token is refused here too): what a page
@@ -44,7 +45,7 @@ pub async fn me(user: Authenticated, state: web::Data<AppState>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(Me {
         user_id: &current.id,
         username: &current.username,
-        role: &current.role,
+        role: current.role,
     }))
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use auth_core::Role;
 
 use super::{
     window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
@@ -114,14 +115,14 @@ impl AuthStore for MemoryStore {
     async fn set_role(
         &self,
         user_id: &str,
-        role: &str,
+        role: Role,
         bump_version: bool,
     ) -> Result<bool, StoreError> {
         let mut state = self.state();
         let Some(user) = state.users.get_mut(user_id) else {
             return Ok(false);
         };
-        role.clone_into(&mut user.role);
+        user.role = role;
         if bump_version {
             user.ver += 1;
         }
@@ -175,7 +176,7 @@ impl AuthStore for MemoryStore {
             return Ok(None);
         }
         let grant = Grant {
-            role: user.role.clone(),
+            role: user.role,
             ver: user.ver,
             refresh_expires_in: 0,
         };

@@ -12,6 +12,7 @@ pub use self::redis::RedisStore;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use auth_core::Role;
 use service_kit::redis::RedisSetupError;
 use thiserror::Error;
 
@@ -57,7 +58,7 @@ pub struct User {
     pub username: String,
     /// argon2id PHC string.
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     /// Token version: sessions issued under an older one cannot refresh. Every password
     /// change bumps it too, so it also stamps the credential: a write that follows a
     /// password check is made conditional on the version the check saw.
@@ -86,7 +87,7 @@ pub struct NewSession {
 /// (so role changes apply at the next refresh), and the refresh token's remaining life.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
-    pub role: String,
+    pub role: Role,
     pub ver: u64,
     pub refresh_expires_in: u64,
 }
@@ -182,7 +183,7 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn set_role(
         &self,
         user_id: &str,
-        role: &str,
+        role: Role,
         bump_version: bool,
     ) -> Result<bool, StoreError>;
     /// Replaces the password hash, bumps the token version and ends every session but

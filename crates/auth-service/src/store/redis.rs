@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use auth_core::Role;
 use redis::aio::ConnectionManager;
 use redis::Script;
 use service_kit::redis::RedisConn;
@@ -146,18 +147,20 @@ fn user_from(fields: HashMap<String, String>) -> Result<Option<User>, StoreError
         id: text("id")?,
         username: text("username")?,
         password_hash: text("password_hash")?,
-        role: text("role")?,
+        role: role(fields.get("role"))?,
         ver: number(fields.get("ver"))?,
         created_at: number(fields.get("created_at"))?,
     }))
 }
 
+fn role(text: Option<&String>) -> Result<Role, StoreError> {
+    text.and_then(|text| Role::parse(text))
+        .ok_or_else(|| bad_reply("no known role"))
+}
+
 fn grant_from(reply: &[String]) -> Result<Grant, StoreError> {
     Ok(Grant {
-        role: reply
-            .first()
-            .cloned()
-            .ok_or_else(|| bad_reply("grant lacks a role"))?,
+        role: role(reply.first())?,
         ver: number(reply.get(1))?,
         refresh_expires_in: number(reply.get(2))?,
     })
@@ -227,14 +230,14 @@ impl AuthStore for RedisStore {
     async fn set_role(
         &self,
         user_id: &str,
-        role: &str,
+        role: Role,
         bump_version: bool,
     ) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
         let done: i64 = self
             .set_role
             .key(self.user_key(user_id))
-            .arg(role)
+            .arg(role.as_str())
             .arg(if bump_version { "1" } else { "0" })
             .invoke_async(&mut con)
             .await

@@ -10,8 +10,12 @@ use crate::helpers::{
     Backend,
 };
 
-fn role(verifier: &Verifier, body: &serde_json::Value) -> String {
-    verifier.verify(token(body, "access_token")).unwrap().role
+fn role(verifier: &Verifier, body: &serde_json::Value) -> &'static str {
+    verifier
+        .verify(token(body, "access_token"))
+        .unwrap()
+        .role
+        .as_str()
 }
 
 #[tokio::test]

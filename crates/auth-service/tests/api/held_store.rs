@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use auth_core::Role;
 use auth_service::refresh::SessionId;
 use auth_service::store::{
     AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
@@ -71,7 +72,7 @@ impl AuthStore for HeldStore {
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.inner.user_by_id(id).await
     }
-    async fn set_role(&self, user_id: &str, role: &str, bump: bool) -> Result<bool, StoreError> {
+    async fn set_role(&self, user_id: &str, role: Role, bump: bool) -> Result<bool, StoreError> {
         self.inner.set_role(user_id, role, bump).await
     }
     async fn set_password(

@@ -2,7 +2,7 @@
 //! client authenticates, RFC 6749 §5.2 errors, `/oauth/revoke` (RFC 7009) and the RFC 8414
 //! metadata. A stock client library runs the same flows in `oauth2_client.rs`.
 
-use auth_core::{Subject, ROLE_SERVICE};
+use auth_core::{Role, Subject};
 use auth_service::oauth::ClientSettings;
 use base64::Engine;
 use reqwest::{Response, StatusCode};
@@ -164,7 +164,7 @@ async fn client_credentials_with_basic_or_post_authentication() {
         .unwrap();
     assert_eq!(claims.subject(), Subject::Service(CLIENT_ID));
     assert_eq!(claims.sub, "svc:billing");
-    assert_eq!(claims.role, ROLE_SERVICE);
+    assert_eq!(claims.role, Role::Service);
     assert!(claims.has_scope("tasks:purge") && !claims.has_scope("reports:read"));
 
     let by_post = json_ok(

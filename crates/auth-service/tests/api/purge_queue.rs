@@ -78,7 +78,7 @@ async fn deletion_frees_the_name(store: Arc<dyn AuthStore>) {
         id: id.into(),
         username: "Dora".into(),
         password_hash: "$argon2id$fake".into(),
-        role: "user".into(),
+        role: auth_core::Role::User,
         ver: 0,
         created_at: 1,
     };

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use auth_core::actix::Authenticated;
-use auth_core::ROLE_ADMIN;
+use auth_core::Role;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ pub async fn list(
     query: web::Query<AdminQuery>,
     store: web::Data<dyn TaskStore>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_role(ROLE_ADMIN)?;
+    caller.require_role(Role::Admin)?;
     let AdminQuery {
         user,
         done,

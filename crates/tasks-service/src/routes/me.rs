@@ -3,12 +3,13 @@
 
 use actix_web::HttpResponse;
 use auth_core::actix::Authenticated;
+use auth_core::Role;
 use serde::Serialize;
 
 #[derive(Serialize)]
 struct Me<'a> {
     sub: &'a str,
-    role: &'a str,
+    role: Role,
     sid: &'a str,
     scope: Option<&'a str>,
     exp: u64,
@@ -17,7 +18,7 @@ struct Me<'a> {
 pub async fn me(user: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(Me {
         sub: &user.sub,
-        role: &user.role,
+        role: user.role,
         sid: &user.sid,
         scope: user.scope.as_deref(),
         exp: user.exp,

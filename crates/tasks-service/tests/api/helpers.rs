@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use auth_core::{ClaimsBuilder, Key, KeyRing, ManualClock, ROLE_ADMIN};
+use auth_core::{ClaimsBuilder, Key, KeyRing, ManualClock, Role};
 use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -81,7 +81,7 @@ impl TestApp {
     /// A valid admin token for `user`.
     pub fn admin_token(&self, user: &str) -> String {
         self.token_with(
-            ClaimsBuilder::user("tessera", "tasks", user, format!("sid-{user}")).role(ROLE_ADMIN),
+            ClaimsBuilder::user("tessera", "tasks", user, format!("sid-{user}")).role(Role::Admin),
         )
     }
 
