@@ -55,7 +55,33 @@ async fn spawn_held(backend: Backend) -> Raced {
     }
 }
 
+/// An app on `backend` where alice is registered and logged in `sessions` times; the
+/// sessions' access tokens.
+async fn alice_on(backend: Backend, sessions: usize) -> (Raced, Vec<String>) {
+    let raced = spawn_held(backend).await;
+    raced.app.register("alice").await;
+    let mut tokens = Vec::new();
+    for _ in 0..sessions {
+        tokens.push(access(&raced.app.login("alice").await));
+    }
+    (raced, tokens)
+}
+
 impl Raced {
+    /// Lets the held request go on; asserts it was refused 401 with `code`.
+    async fn refused(&self, racing: tokio::task::JoinHandle<Response>, code: &str) {
+        self.hold.release();
+        assert_error(racing.await.unwrap(), StatusCode::UNAUTHORIZED, code).await;
+    }
+
+    /// Asserts which password logs alice in now and how many sessions she has then (the
+    /// check's own login included).
+    async fn left_with(&self, password: &str, sessions: usize, backend: Backend) {
+        let (now_password, now) = self.password_now().await;
+        assert_eq!(now_password, password, "{backend:?}");
+        assert_eq!(self.app.sessions(&now).await.len(), sessions, "{backend:?}");
+    }
+
     /// Starts `request`, returns once it waits at `write`.
     async fn held_at(
         &self,
@@ -93,6 +119,12 @@ impl Raced {
         async move { request.send().await.unwrap() }
     }
 
+    /// Changes alice's password to [`NEW_PASSWORD`] with `access`, asserting 204.
+    async fn password_changed(&self, access: &str) {
+        let changed = self.change_password(access).await;
+        assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    }
+
     async fn logout_all(&self, access: &str) {
         let response = self
             .app
@@ -123,60 +155,41 @@ fn access(body: &serde_json::Value) -> String {
 #[tokio::test]
 async fn a_login_racing_a_password_change_creates_no_session() {
     for backend in BACKENDS {
-        let raced = spawn_held(backend).await;
-        raced.app.register("alice").await;
-        let mine = access(&raced.app.login("alice").await);
+        let (raced, mine) = alice_on(backend, 1).await;
+        let mine = &mine[0];
 
         let racing = raced
             .held_at(Write::CreateSession, raced.login(PASSWORD))
             .await;
-        let changed = raced.change_password(&mine).await;
-        assert_eq!(changed.status(), StatusCode::NO_CONTENT, "{backend:?}");
-        raced.hold.release();
-        assert_error(
-            racing.await.unwrap(),
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-        )
-        .await;
+        raced.password_changed(mine).await;
+        raced.refused(racing, "invalid_credentials").await;
 
-        let (password, now) = raced.password_now().await;
-        assert_eq!(password, NEW_PASSWORD, "{backend:?}");
-        // The changer's own session and the login just made: nothing from the race.
-        assert_eq!(raced.app.sessions(&now).await.len(), 2, "{backend:?}");
+        // The changer's own session and the check's login: nothing from the race.
+        raced.left_with(NEW_PASSWORD, 2, backend).await;
     }
 }
 
 #[tokio::test]
 async fn a_login_racing_logout_everywhere_creates_no_session() {
     for backend in BACKENDS {
-        let raced = spawn_held(backend).await;
-        raced.app.register("alice").await;
-        let mine = access(&raced.app.login("alice").await);
+        let (raced, mine) = alice_on(backend, 1).await;
+        let mine = &mine[0];
 
         let racing = raced
             .held_at(Write::CreateSession, raced.login(PASSWORD))
             .await;
-        raced.logout_all(&mine).await;
-        raced.hold.release();
-        assert_error(
-            racing.await.unwrap(),
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-        )
-        .await;
+        raced.logout_all(mine).await;
+        raced.refused(racing, "invalid_credentials").await;
 
-        let after = access(&raced.app.login("alice").await);
-        assert_eq!(raced.app.sessions(&after).await.len(), 1, "{backend:?}");
+        raced.left_with(PASSWORD, 1, backend).await;
     }
 }
 
 #[tokio::test]
 async fn an_oauth_password_grant_racing_a_password_change_issues_nothing() {
     for backend in BACKENDS {
-        let raced = spawn_held(backend).await;
-        raced.app.register("alice").await;
-        let mine = access(&raced.app.login("alice").await);
+        let (raced, mine) = alice_on(backend, 1).await;
+        let mine = &mine[0];
 
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
@@ -198,73 +211,48 @@ async fn an_oauth_password_grant_racing_a_password_change_issues_nothing() {
                 async move { grant.send().await.unwrap() },
             )
             .await;
-        let changed = raced.change_password(&mine).await;
-        assert_eq!(changed.status(), StatusCode::NO_CONTENT, "{backend:?}");
+        raced.password_changed(mine).await;
         raced.hold.release();
         let refused = racing.await.unwrap();
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{backend:?}");
         let body: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(body["error"], "invalid_grant", "{backend:?}");
-        let (_, now) = raced.password_now().await;
-        assert_eq!(raced.app.sessions(&now).await.len(), 2, "{backend:?}");
+        raced.left_with(NEW_PASSWORD, 2, backend).await;
     }
 }
 
 #[tokio::test]
 async fn a_password_change_racing_logout_everywhere_changes_nothing() {
     for backend in BACKENDS {
-        let raced = spawn_held(backend).await;
-        raced.app.register("alice").await;
-        let thief = access(&raced.app.login("alice").await);
-        let owner = access(&raced.app.login("alice").await);
+        let (raced, tokens) = alice_on(backend, 2).await;
+        let (thief, owner) = (&tokens[0], &tokens[1]);
 
         let racing = raced
-            .held_at(Write::SetPassword, raced.change_password(&thief))
+            .held_at(Write::SetPassword, raced.change_password(thief))
             .await;
-        raced.logout_all(&owner).await;
-        raced.hold.release();
-        assert_error(
-            racing.await.unwrap(),
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-        )
-        .await;
+        raced.logout_all(owner).await;
+        raced.refused(racing, "invalid_token").await;
 
-        let (password, now) = raced.password_now().await;
-        assert_eq!(password, PASSWORD, "{backend:?}");
-        // Only the login just made: logout-all ended the thief's session too.
-        assert_eq!(raced.app.sessions(&now).await.len(), 1, "{backend:?}");
+        // Only the check's login: logout-all ended the thief's session too.
+        raced.left_with(PASSWORD, 1, backend).await;
     }
 }
 
 #[tokio::test]
 async fn an_account_deletion_racing_a_password_change_deletes_nothing() {
     for backend in BACKENDS {
-        let raced = spawn_held(backend).await;
-        raced.app.register("alice").await;
-        let thief = access(&raced.app.login("alice").await);
-        let owner = access(&raced.app.login("alice").await);
+        let (raced, tokens) = alice_on(backend, 2).await;
+        let (thief, owner) = (&tokens[0], &tokens[1]);
 
         let racing = raced
-            .held_at(Write::DeleteUser, raced.delete_account(&thief))
+            .held_at(Write::DeleteUser, raced.delete_account(thief))
             .await;
-        let changed = raced.change_password(&owner).await;
-        assert_eq!(changed.status(), StatusCode::NO_CONTENT, "{backend:?}");
-        raced.hold.release();
-        assert_error(
-            racing.await.unwrap(),
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-        )
-        .await;
+        raced.password_changed(owner).await;
+        raced.refused(racing, "invalid_token").await;
 
-        let (password, now) = raced.password_now().await;
-        assert_eq!(
-            password, NEW_PASSWORD,
-            "{backend:?}: the account is still there"
-        );
-        // The owner's session and the login just made; the change ended the thief's.
-        assert_eq!(raced.app.sessions(&now).await.len(), 2, "{backend:?}");
+        // The account is still there: the owner's session and the check's login; the
+        // change ended the thief's.
+        raced.left_with(NEW_PASSWORD, 2, backend).await;
         assert_eq!(
             raced.store.pending_purges().await.unwrap(),
             0,
