@@ -149,9 +149,16 @@ async fn a_full_lifecycle_logs_no_secret() {
         .query_async(&mut conn.connection().await.unwrap())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await; // let span-close lines flush
-
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The root span of the last request closes after its response was sent: wait for it.
+    let captured = || String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let bound = Duration::from_secs(5);
+    testkit::support::eventually("the last request's span to close", bound, || async {
+        captured()
+            .lines()
+            .any(|line| line.contains("close") && line.contains("\"/me\""))
+    })
+    .await;
+    let logs = captured();
     assert!(
         logs.contains("refresh_token_reuse"),
         "capture works and saw the security event"
