@@ -9,6 +9,8 @@
 //! - [`issue`]: [`Issuer`], the one place tokens are minted, and [`SharedKeys`], the
 //!   swappable ring it shares with the [`Verifier`].
 //! - [`verify`]: [`Verifier`], the one verification routine, and [`VerifyError`].
+//! - [`revocation`]: [`RevocationView`], what has been revoked (sessions, token versions,
+//!   single tokens), checked after the signature without I/O.
 //! - [`error`]: start-up and signing errors, and the JSON error body every service sends.
 //! - `actix` (feature `actix`): the [`actix::Authenticated`] extractor and 401/403 rendering.
 
@@ -18,6 +20,7 @@ pub mod clock;
 pub mod error;
 pub mod issue;
 pub mod keys;
+pub mod revocation;
 pub mod verify;
 
 #[cfg(feature = "actix")]
@@ -29,6 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};
 pub use issue::{Issuer, SharedKeys, SERVICE_SESSION};
 pub use keys::{generate_hmac_secret, GeneratedKey, Jwk, Jwks, Key, KeyRing};
+pub use revocation::{Revocation, RevocationView, Revoked};
 pub use verify::{KeySource, Validation, Verifier, VerifyError};
 
 /// The JWS `typ` of Tessera access tokens (RFC 9068 §2.1).
