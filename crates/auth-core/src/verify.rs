@@ -1,7 +1,8 @@
 //! The one verification routine (docs/ARCHITECTURE.md "Tokens", RFC 8725). Order: size
 //! cap → three segments → header → key by `kid` → header `alg` equals the key's algorithm
-//! → signature → only then the claims (`exp`, `nbf`, `iat`, `iss`, `aud`). Nothing in a
-//! token selects a key source: `jku`, `x5u`, `jwk` and `x5c` are never read.
+//! → signature → only then the claims (`exp`, `nbf`, `iat`, `iss`, `aud`) → and last, when
+//! the verifier holds one, the revocation view. Nothing in a token selects a key source:
+//! `jku`, `x5u`, `jwk` and `x5c` are never read.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,7 +16,9 @@ use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use crate::{Algorithm, Claims, Clock, Key, KeyRing, SetupError, SharedKeys, B64, TOKEN_TYPE};
+use crate::{
+    Algorithm, Claims, Clock, Key, KeyRing, RevocationView, SetupError, SharedKeys, B64, TOKEN_TYPE,
+};
 
 /// Longest token accepted, checked before any parsing. Tessera's tokens are ~400 bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -114,6 +117,8 @@ pub enum VerifyError {
     WrongIssuer,
     /// No `aud` value is among the configured audiences.
     WrongAudience,
+    /// Valid, but revoked since it was issued (the verifier's revocation view says so).
+    Revoked,
 }
 
 impl VerifyError {
@@ -139,6 +144,7 @@ impl VerifyError {
             VerifyError::IssuedInFuture => "token was issued in the future",
             VerifyError::WrongIssuer => "token issuer is not accepted",
             VerifyError::WrongAudience => "token audience is not accepted",
+            VerifyError::Revoked => "token has been revoked",
         }
     }
 }
@@ -170,6 +176,8 @@ pub struct Verifier {
     leeway: u64,
     algorithms: Vec<Algorithm>,
     clock: Arc<dyn Clock>,
+    /// What has been revoked, checked after everything else; `None`: nothing is.
+    revocation: Option<Arc<RevocationView>>,
 }
 
 impl fmt::Debug for Verifier {
@@ -249,7 +257,16 @@ impl Verifier {
             leeway: validation.leeway.as_secs(),
             algorithms,
             clock,
+            revocation: None,
         })
+    }
+
+    /// Refuses tokens `view` holds as revoked (after every other check passed). The view is
+    /// shared: whoever feeds it (see service-kit) changes what this verifier accepts.
+    #[must_use]
+    pub fn with_revocation(mut self, view: Arc<RevocationView>) -> Verifier {
+        self.revocation = Some(view);
+        self
     }
 
     /// The current key ring.
@@ -292,6 +309,11 @@ impl Verifier {
 
         let claims: Claims = parse_object(decode(payload, &mut buf)?).ok_or(VerifyError::Claims)?;
         self.check_claims(&claims, now)?;
+        if let Some(view) = &self.revocation {
+            if view.is_revoked(&claims, now) {
+                return Err(VerifyError::Revoked);
+            }
+        }
         Ok(claims)
     }
 

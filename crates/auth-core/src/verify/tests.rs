@@ -735,3 +735,51 @@ proptest! {
         prop_assert!(verifier.verify(&text).is_err(), "mutated token verified: {}", text);
     }
 }
+
+// --- revocation ------------------------------------------------------------------------
+
+#[test]
+fn a_revoked_token_is_refused_after_every_other_check() {
+    let (plain, _) = verifier_signing_with(Algorithm::HS256);
+    let view = Arc::new(crate::RevocationView::new());
+    let (verifier, clock) = verifier_signing_with(Algorithm::HS256);
+    let verifier = verifier.with_revocation(view.clone());
+    let claims = ClaimsBuilder::user(ISS, AUD, "user-1", "sid-1")
+        .version(2)
+        .build(NOW)
+        .unwrap();
+    let token = plain.keys().sign(&claims).unwrap();
+    let other = plain
+        .keys()
+        .sign(
+            &ClaimsBuilder::user(ISS, AUD, "user-1", "sid-2")
+                .version(2)
+                .build(NOW)
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(verifier.verify(&token), Ok(claims.clone()));
+
+    view.apply(&crate::Revocation {
+        revoked: crate::Revoked::Session {
+            sid: "sid-1".into(),
+        },
+        until: NOW + 630,
+    });
+    assert_eq!(verifier.verify(&token), Err(VerifyError::Revoked));
+    assert!(
+        verifier.verify(&other).is_ok(),
+        "another session of the same user"
+    );
+    assert_eq!(
+        plain.verify(&token),
+        Ok(claims),
+        "a verifier without the view"
+    );
+    // A forged or expired token keeps its own error: revocation is the last check.
+    let mut forged = token.clone();
+    forged.push('A');
+    assert_ne!(verifier.verify(&forged), Err(VerifyError::Revoked));
+    clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(verifier.verify(&token), Err(VerifyError::Expired));
+}
