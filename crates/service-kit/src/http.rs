@@ -109,7 +109,7 @@ fn data_error(err: &serde_json::Error) -> String {
 /// to carry nothing but the service's own names and numbers pass whole; the rest keep the
 /// "expected …" part (from the service's types, and last in the message, so an input that
 /// itself contains ", expected " cannot fake it) or become a generic sentence.
-pub fn without_values(message: &str) -> String {
+fn without_values(message: &str) -> String {
     const OWN_NAMES_ONLY: [&str; 3] = ["missing field `", "duplicate field `", "invalid length "];
     const VALUE_FIRST: [(&str, &str); 4] = [
         ("invalid type: ", "wrong type"),
