@@ -185,8 +185,12 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// Stable machine code: `invalid_token`, `insufficient_scope` or `internal_error`.
+    /// Stable machine code: `invalid_token`, `insufficient_scope`, `revocation_stale` or
+    /// `internal_error`.
     pub fn code(&self) -> &'static str {
+        if self.is_stale() {
+            return "revocation_stale";
+        }
         match self.status_code() {
             StatusCode::UNAUTHORIZED => "invalid_token",
             StatusCode::FORBIDDEN => "insufficient_scope",
@@ -208,8 +212,16 @@ impl AuthError {
         }
     }
 
+    /// The revocation view is stale and refuses every token: the server's state.
+    fn is_stale(&self) -> bool {
+        *self == AuthError::InvalidToken(VerifyError::RevocationStale)
+    }
+
     /// The RFC 6750 §3 challenge. Every value in it is fixed text from this crate.
     fn challenge(&self) -> Option<String> {
+        if self.is_stale() {
+            return None;
+        }
         let base = format!(
             r#"Bearer realm="{REALM}", error="{}", error_description="{}""#,
             self.code(),
@@ -242,6 +254,7 @@ impl ResponseError for AuthError {
                 StatusCode::FORBIDDEN
             }
             AuthError::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            _ if self.is_stale() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -250,6 +263,9 @@ impl ResponseError for AuthError {
         let mut response = HttpResponse::build(self.status_code());
         if let Some(challenge) = self.challenge() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if self.is_stale() {
+            response.insert_header((header::RETRY_AFTER, "1"));
         }
         response.json(ErrorBody::new(self.code(), self.to_string()))
     }
@@ -427,6 +443,39 @@ mod tests {
             .contains(r#"error_description="token has expired""#));
         assert_eq!(body["error"], "invalid_token");
         assert!(!body["message"].as_str().unwrap().contains(&t[..20]));
+    }
+
+    #[actix_web::test]
+    async fn revoked_is_401_and_a_stale_view_under_reject_is_503_without_a_challenge() {
+        let clock = ManualClock::new(NOW);
+        let t = token(&verifier(&clock), Role::User);
+        let view = Arc::new(crate::RevocationView::with_staleness(crate::Staleness {
+            max_secs: 30,
+            reject: true,
+        }));
+        let with_view = || verifier(&clock).with_revocation(view.clone());
+        let get_me = || TestRequest::get().uri("/me").insert_header(bearer(&t));
+
+        let (status, challenge, body) = send(Some(with_view()), get_me()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "never loaded");
+        assert_eq!(challenge, None);
+        assert_eq!(body["error"], "revocation_stale");
+
+        view.heard(NOW);
+        assert_eq!(send(Some(with_view()), get_me()).await.0, StatusCode::OK);
+
+        view.apply(&crate::Revocation {
+            revoked: crate::Revoked::Session {
+                sid: "sid-1".into(),
+            },
+            until: NOW + 60,
+        });
+        let (status, challenge, body) = send(Some(with_view()), get_me()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(challenge
+            .unwrap()
+            .contains(r#"error_description="token has been revoked""#));
+        assert_eq!(body["error"], "invalid_token");
     }
 
     #[actix_web::test]

@@ -32,7 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};
 pub use issue::{Issuer, SharedKeys, SERVICE_SESSION};
 pub use keys::{generate_hmac_secret, GeneratedKey, Jwk, Jwks, Key, KeyRing};
-pub use revocation::{Revocation, RevocationView, Revoked};
+pub use revocation::{Revocation, RevocationView, Revoked, Staleness, Verdict};
 pub use verify::{KeySource, Validation, Verifier, VerifyError};
 
 /// The JWS `typ` of Tessera access tokens (RFC 9068 §2.1).

@@ -63,6 +63,34 @@ enum Kind {
     Token = 3,
 }
 
+/// How old the view may grow (since the feed last heard from its source) before it is
+/// stale, and what verification does then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Staleness {
+    pub max_secs: u64,
+    /// Refuse every token while stale (rather than risk accepting a revoked one).
+    pub reject: bool,
+}
+
+impl Default for Staleness {
+    /// 30 s, then keep serving.
+    fn default() -> Self {
+        Staleness {
+            max_secs: 30,
+            reject: false,
+        }
+    }
+}
+
+/// The view's answer for one verified token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Revoked,
+    /// The view is stale and the policy is to reject.
+    Stale,
+}
+
 /// The revoked sessions, versions and tokens, as of the last thing the feed heard.
 pub struct RevocationView {
     /// The digest key, random per view.
@@ -70,6 +98,7 @@ pub struct RevocationView {
     entries: Table,
     /// When the feed last heard from its source (seconds since the epoch; 0: never).
     heard_at: AtomicU64,
+    staleness: Staleness,
 }
 
 impl std::fmt::Debug for RevocationView {
@@ -88,12 +117,54 @@ impl Default for RevocationView {
 }
 
 impl RevocationView {
+    /// An empty view under the default [`Staleness`].
     pub fn new() -> RevocationView {
+        RevocationView::with_staleness(Staleness::default())
+    }
+
+    /// A view written in the process that revokes (the auth-service on its in-memory
+    /// store): there is no feed to fall behind, so it is never stale.
+    pub fn in_process() -> RevocationView {
+        let view = RevocationView::new();
+        view.heard(u64::MAX);
+        view
+    }
+
+    pub fn with_staleness(staleness: Staleness) -> RevocationView {
         RevocationView {
             key: RandomState::new(),
             entries: papaya::HashMap::with_hasher(Prehashed),
             heard_at: AtomicU64::new(0),
+            staleness,
         }
+    }
+
+    /// What verification makes of verified `claims` at `now`: revoked, or (policy
+    /// `reject`) refused because the view is stale, or valid.
+    pub fn verdict(&self, claims: &Claims, now: u64) -> Verdict {
+        if self.staleness.reject && self.is_stale(now) {
+            Verdict::Stale
+        } else if self.is_revoked(claims, now) {
+            Verdict::Revoked
+        } else {
+            Verdict::Valid
+        }
+    }
+
+    /// Whether the feed has not heard from its source for longer than the limit at `now`
+    /// (or never has).
+    pub fn is_stale(&self, now: u64) -> bool {
+        self.staleness_at(now)
+            .is_none_or(|age| age > self.staleness.max_secs)
+    }
+
+    /// Seconds since the feed last heard from its source; `None` if never.
+    pub fn staleness_at(&self, now: u64) -> Option<u64> {
+        self.heard_at().map(|at| now.saturating_sub(at))
+    }
+
+    pub fn staleness(&self) -> Staleness {
+        self.staleness
     }
 
     /// Whether verified `claims` are revoked at `now`.
@@ -331,6 +402,37 @@ mod tests {
         view.heard(NOW);
         view.heard(NOW - 5);
         assert_eq!(view.heard_at(), Some(NOW));
+    }
+
+    #[test]
+    fn a_stale_view_refuses_only_under_the_reject_policy() {
+        let mine = claims("u1", "s1", 0);
+        let serve = RevocationView::with_staleness(Staleness {
+            max_secs: 30,
+            reject: false,
+        });
+        let reject = RevocationView::with_staleness(Staleness {
+            max_secs: 30,
+            reject: true,
+        });
+        for view in [&serve, &reject] {
+            assert!(view.is_stale(NOW), "never heard: stale");
+            view.heard(NOW);
+            assert!(!view.is_stale(NOW + 30));
+            assert!(view.is_stale(NOW + 31));
+        }
+        assert_eq!(serve.verdict(&mine, NOW + 31), Verdict::Valid);
+        assert_eq!(reject.verdict(&mine, NOW + 30), Verdict::Valid);
+        assert_eq!(reject.verdict(&mine, NOW + 31), Verdict::Stale);
+        serve.apply(&revocation(Revoked::Session { sid: "s1".into() }));
+        assert_eq!(serve.verdict(&mine, NOW + 31), Verdict::Revoked);
+    }
+
+    #[test]
+    fn an_in_process_view_is_never_stale() {
+        let view = RevocationView::in_process();
+        assert!(!view.is_stale(NOW));
+        assert!(!view.is_stale(u64::MAX));
     }
 
     #[test]

@@ -17,7 +17,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use crate::{
-    Algorithm, Claims, Clock, Key, KeyRing, RevocationView, SetupError, SharedKeys, B64, TOKEN_TYPE,
+    Algorithm, Claims, Clock, Key, KeyRing, RevocationView, SetupError, SharedKeys, Verdict, B64,
+    TOKEN_TYPE,
 };
 
 /// Longest token accepted, checked before any parsing. Tessera's tokens are ~400 bytes.
@@ -119,6 +120,9 @@ pub enum VerifyError {
     WrongAudience,
     /// Valid, but revoked since it was issued (the verifier's revocation view says so).
     Revoked,
+    /// The revocation view is stale and its policy is to refuse every token meanwhile:
+    /// the server's state, not the token's (HTTP 503, not 401).
+    RevocationStale,
 }
 
 impl VerifyError {
@@ -145,6 +149,7 @@ impl VerifyError {
             VerifyError::WrongIssuer => "token issuer is not accepted",
             VerifyError::WrongAudience => "token audience is not accepted",
             VerifyError::Revoked => "token has been revoked",
+            VerifyError::RevocationStale => "revocation state is stale; retry shortly",
         }
     }
 }
@@ -310,8 +315,10 @@ impl Verifier {
         let claims: Claims = parse_object(decode(payload, &mut buf)?).ok_or(VerifyError::Claims)?;
         self.check_claims(&claims, now)?;
         if let Some(view) = &self.revocation {
-            if view.is_revoked(&claims, now) {
-                return Err(VerifyError::Revoked);
+            match view.verdict(&claims, now) {
+                Verdict::Valid => {}
+                Verdict::Revoked => return Err(VerifyError::Revoked),
+                Verdict::Stale => return Err(VerifyError::RevocationStale),
             }
         }
         Ok(claims)

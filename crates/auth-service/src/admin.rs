@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{Revoking, StoreError};
 
 #[derive(Debug, Error)]
 pub enum AdminError {
@@ -41,7 +41,12 @@ pub async fn set_admin(
     } else {
         (Role::User, true)
     };
-    store.set_role(&user.id, role, bump).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    store
+        .set_role(&user.id, role, bump, Revoking::at(settings, now))
+        .await?;
     Ok(if grant {
         format!(
             "{} is now an admin (effective at their next refresh)",
@@ -62,7 +67,7 @@ pub async fn bootstrap(state: &AppState) {
         let store = state.store();
         let result = match store.user_by_name(name).await {
             Ok(Some(user)) if user.role != Role::Admin => store
-                .set_role(&user.id, Role::Admin, false)
+                .set_role(&user.id, Role::Admin, false, state.revoking())
                 .await
                 .map(|_| ()),
             Ok(_) => Ok(()),

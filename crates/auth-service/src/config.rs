@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use service_kit::revocation::RevocationSettings;
 use service_kit::secret::{self, SecretError, SecretSource};
 use service_kit::server::HttpSettings;
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings, SigningMode};
@@ -58,6 +59,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Request timeouts and connection limits (`AUTH__HTTP__*`).
     pub http: HttpSettings,
+    /// How stale the revocation view may grow, and what then (`AUTH__REVOCATION__*`).
+    pub revocation: RevocationSettings,
     pub log: LogSettings,
 }
 
@@ -196,6 +199,7 @@ impl Default for Settings {
             purge: PurgeSettings::default(),
             public_url: None,
             http: HttpSettings::default(),
+            revocation: RevocationSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -307,6 +311,7 @@ impl Settings {
             return Err((*message).to_owned());
         }
         self.http.check(ENV_PREFIX)?;
+        self.revocation.check(ENV_PREFIX)?;
         match &self.public_url {
             Some(url) => check_public_url(url),
             None => Ok(()),

@@ -42,6 +42,10 @@ pub enum ApiError {
     Busy,
     #[error("the credential store is unavailable; retry shortly")]
     StoreUnavailable(#[source] StoreError),
+    /// 503 `revocation_stale` (readiness only): the revocation view has not heard from
+    /// Redis within `AUTH__REVOCATION__MAX_STALENESS_SECS`.
+    #[error("the revocation view is stale: no word from Redis within the limit")]
+    RevocationStale,
     /// A fault of ours; the cause is logged whole, the client sees a plain message.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -73,6 +77,7 @@ impl ApiError {
             ApiError::Csrf(_) => "csrf_rejected",
             ApiError::Busy => "server_busy",
             ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::RevocationStale => "revocation_stale",
             ApiError::Internal(_) => "internal_error",
             ApiError::Auth(err) => err.code(),
         }
@@ -109,7 +114,9 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Csrf(_) => StatusCode::FORBIDDEN,
-            ApiError::Busy | ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy | ApiError::StoreUnavailable(_) | ApiError::RevocationStale => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Auth(err) => err.status_code(),
         }
@@ -127,7 +134,7 @@ impl ResponseError for ApiError {
                 Some(1)
             }
             ApiError::RateLimited { retry_after } => Some((*retry_after).max(1)),
-            ApiError::Busy => Some(1),
+            ApiError::Busy | ApiError::RevocationStale => Some(1),
             _ => None,
         };
         let mut response = error_response(self.status_code(), self.code(), &self.to_string());

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::password::{validate_password, validate_username};
 use crate::refresh::{RefreshToken, SessionId};
 use crate::state::AppState;
-use crate::store::{Grant, NewSession, RotateRequest, Rotation, SessionInfo, User};
+use crate::store::{Grant, NewSession, Revoking, RotateRequest, Rotation, SessionInfo, User};
 
 /// Longest user agent kept with a session.
 const MAX_USER_AGENT_CHARS: usize = 256;
@@ -144,15 +144,17 @@ impl AppState {
         let (presented_hash, successor_hash) = (presented.secret_hash(), successor.secret_hash());
         let refresh = &self.settings().refresh;
         let sid = presented.session();
+        let at = self.revoking();
         let outcome = self
             .store()
             .rotate(&RotateRequest {
                 sid,
                 presented_hash: &presented_hash,
                 successor_hash: &successor_hash,
-                now: self.now(),
+                now: at.now,
                 grace_secs: refresh.grace_secs,
                 idle_secs: refresh.idle_secs,
+                revoke_until: at.until,
             })
             .await?;
         let user_id = sid.user().to_string();
@@ -171,7 +173,7 @@ impl AppState {
                     .refresh_keys()
                     .is_ancestor(&presented, &current_hash, generation)
                 {
-                    self.store().end_session(sid).await?;
+                    self.store().end_session(sid, at).await?;
                     Err(self.reuse_detected(sid))
                 } else {
                     Err(ApiError::InvalidRefreshToken)
@@ -185,56 +187,70 @@ impl AppState {
     pub async fn logout(&self, presented: &str) -> Result<(), ApiError> {
         if let Some(token) = RefreshToken::parse(presented) {
             self.store()
-                .logout(token.session(), &token.secret_hash())
+                .logout(token.session(), &token.secret_hash(), self.revoking())
                 .await?;
         }
         Ok(())
     }
 
-    /// The caller's user record, if the access token is still current: a token issued
-    /// before logout-all or a password change is refused here even before it expires.
+    /// The caller's user record. Whether the token is still current (not revoked by a
+    /// logout, a password change, a deleted session…) the verifier's revocation view has
+    /// already decided, as at every resource server; a user gone meanwhile is revoked too.
     pub async fn current_user(&self, claims: &Claims) -> Result<User, ApiError> {
-        let user = self
-            .store()
+        self.store()
             .user_by_id(&claims.sub)
             .await?
-            .ok_or_else(revoked_token)?;
-        if user.ver != claims.ver {
-            return Err(revoked_token());
-        }
-        Ok(user)
+            .ok_or_else(revoked_token)
     }
 
-    /// Ends every session of the caller and bumps the token version (logout everywhere).
+    /// Ends every session of the caller, bumps the token version and revokes the access
+    /// tokens below it (logout everywhere).
     pub async fn logout_all(&self, claims: &Claims) -> Result<(), ApiError> {
-        let current = self.current_user(claims).await?;
-        self.store().end_all_sessions(&current.id).await?;
-        tracing::info!(event = "logout_all", user_id = %current.id, "every session ended");
+        self.store()
+            .end_all_sessions(&claims.sub, self.revoking())
+            .await?;
+        tracing::info!(event = "logout_all", user_id = %claims.sub, "every session ended");
         Ok(())
     }
 
     /// The caller's live sessions, oldest first.
     pub async fn sessions_of(&self, claims: &Claims) -> Result<Vec<SessionInfo>, ApiError> {
-        let current = self.current_user(claims).await?;
         let idle_secs = self.settings().refresh.idle_secs;
         Ok(self
             .store()
-            .sessions(&current.id, self.now(), idle_secs)
+            .sessions(&claims.sub, self.now(), idle_secs)
             .await?)
     }
 
-    /// Ends one of the caller's sessions. Another user's session id is the same
-    /// `NotFound` as an unknown one: ids of other users' sessions are not confirmed.
+    /// Ends one of the caller's sessions and revokes its access tokens. Another user's
+    /// session id is the same `NotFound` as an unknown one: ids of other users' sessions
+    /// are not confirmed.
     pub async fn end_session_of(&self, claims: &Claims, id: &str) -> Result<(), ApiError> {
-        let current = self.current_user(claims).await?;
         let sid = SessionId::parse(id)
-            .filter(|sid| sid.user().to_string() == current.id)
+            .filter(|sid| sid.user().to_string() == claims.sub)
             .ok_or(ApiError::NotFound)?;
-        if !self.store().end_session(&sid).await? {
+        if !self.store().end_session(&sid, self.revoking()).await? {
             return Err(ApiError::NotFound);
         }
-        tracing::info!(event = "session_revoked", user_id = %current.id, session_id = %sid, "session ended by its owner");
+        tracing::info!(event = "session_revoked", user_id = %claims.sub, session_id = %sid, "session ended by its owner");
         Ok(())
+    }
+
+    /// Revokes one access token (RFC 7009 with an access token): until it expires, plus
+    /// the leeway.
+    pub async fn revoke_access_token(&self, claims: &Claims) -> Result<(), ApiError> {
+        let at = Revoking {
+            now: self.now(),
+            until: claims.exp.saturating_add(self.settings().jwt.leeway_secs),
+        };
+        self.store().revoke_token(&claims.jti, at).await?;
+        tracing::info!(event = "token_revoked", user_id = %claims.sub, session_id = %claims.sid, "access token revoked");
+        Ok(())
+    }
+
+    /// A revocation made now: it matters for the access-token lifetime plus the leeway.
+    pub(crate) fn revoking(&self) -> Revoking {
+        Revoking::at(self.settings(), self.now())
     }
 
     /// Changes the password: the current one must be right; every other session ends.
@@ -252,7 +268,11 @@ impl AppState {
         let keep = SessionId::parse(&claims.sid).ok_or_else(revoked_token)?;
         // Refused if the version moved on during the check (another password change or a
         // logout-all): the caller's own token was revoked meanwhile.
-        if !self.store().set_password(&user, &hash, &keep).await? {
+        if !self
+            .store()
+            .set_password(&user, &hash, &keep, self.revoking())
+            .await?
+        {
             return Err(revoked_token());
         }
         tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
@@ -273,7 +293,7 @@ impl AppState {
         self.throttle_name(&user.username).await?;
         self.check_password(&user, password).await?;
         self.store().enqueue_purge(&user.id, self.now()).await?;
-        if !self.store().delete_user(&user).await? {
+        if !self.store().delete_user(&user, self.revoking()).await? {
             // The account stays; so must its tasks. The poller never purges a live
             // account, so a withdrawal that fails here is harmless.
             self.store().purge_done(&user.id).await?;

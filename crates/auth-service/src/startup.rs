@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use auth_core::{Clock, SystemClock};
+use service_kit::revocation::FIRST_LOAD_WAIT;
 use service_kit::server::{serve, Service, Skeleton};
 
 use crate::config::{Settings, ENV_PREFIX};
@@ -44,6 +45,9 @@ impl Application {
         store: Arc<dyn AuthStore>,
     ) -> Result<Application, StartupError> {
         let state = web::Data::new(AppState::new(settings, clock, store)?);
+        if let Some(view) = state.revoked() {
+            service_kit::revocation::first_load(view, FIRST_LOAD_WAIT).await;
+        }
         crate::admin::bootstrap(&state).await;
         if state.settings().purge.tasks_urls.is_empty() {
             tracing::warn!(

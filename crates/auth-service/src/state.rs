@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{Clock, Issuer, Jwks, Verifier};
+use auth_core::{Clock, Issuer, Jwks, RevocationView, Verifier};
 use secrecy::ExposeSecret;
 
-use crate::config::Settings;
+use crate::config::{Settings, ENV_PREFIX};
 use crate::error::{ApiError, StartupError};
 use crate::keys::signing_keys;
 use crate::oauth::Clients;
@@ -26,6 +26,9 @@ const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct AppState {
     store: Arc<dyn AuthStore>,
     verifier: Arc<Verifier>,
+    /// What the verifier knows has been revoked: the in-memory store's own view, or one
+    /// fed from Redis like every resource server's.
+    revoked: Option<Arc<RevocationView>>,
     issuer: Issuer,
     passwords: Passwords,
     refresh_keys: RefreshKeys,
@@ -44,7 +47,8 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// The parts, from settings, on `store`. Refuses settings a serving instance cannot
-    /// run with, naming the setting.
+    /// run with, naming the setting. Starts the revocation feed when the store is shared
+    /// (so it must run within a Tokio runtime).
     pub fn new(
         settings: Settings,
         clock: Arc<dyn Clock>,
@@ -52,7 +56,19 @@ impl AppState {
     ) -> Result<AppState, StartupError> {
         settings.check_serving().map_err(StartupError::Config)?;
         let keys = signing_keys(&settings.jwt, settings.dev, clock.now())?;
-        let verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
+        let mut verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
+        let revoked = match store.in_process_view() {
+            Some(view) => Some(view),
+            None => service_kit::revocation::configured(
+                &settings.redis,
+                ENV_PREFIX,
+                &settings.revocation,
+                clock.clone(),
+            )?,
+        };
+        if let Some(view) = &revoked {
+            verifier = verifier.with_revocation(view.clone());
+        }
         let issuer = Issuer::new(
             verifier.shared_keys(),
             &settings.jwt.issuer,
@@ -68,6 +84,7 @@ impl AppState {
         Ok(AppState {
             store,
             verifier: Arc::new(verifier),
+            revoked,
             issuer,
             passwords: Passwords::new(&settings.password)?,
             refresh_keys: RefreshKeys::derive(refresh_secret.expose_secret().as_bytes()),
@@ -108,9 +125,18 @@ impl AppState {
         self.verifier.keys().jwks_at(self.now())
     }
 
-    /// `Ok` when the store answers (readiness).
+    /// `Ok` when the store answers and the revocation view is current (readiness).
     pub async fn ready(&self) -> Result<(), ApiError> {
-        Ok(self.store.ping().await?)
+        self.store.ping().await?;
+        match &self.revoked {
+            Some(view) if view.is_stale(self.now()) => Err(ApiError::RevocationStale),
+            _ => Ok(()),
+        }
+    }
+
+    /// The revocation view, if revocations reach this instance.
+    pub fn revoked(&self) -> Option<&Arc<RevocationView>> {
+        self.revoked.as_ref()
     }
 
     pub(crate) fn store(&self) -> &dyn AuthStore {

@@ -13,6 +13,8 @@
 //! - [`server`]: the `…__HTTP__*` settings: head/body timeouts, connections per worker,
 //!   the raised open-file limit.
 //! - [`redis`]: one lazily connected, self-healing Redis connection.
+//! - [`revocation`]: the feed that keeps a resource server's revocation view current
+//!   (subscribe, load, follow, reconnect), and its `…__REVOCATION__*` settings.
 //! - [`outbound`]: the HTTP client for calls to other services.
 //! - [`health`]: the `healthcheck` subcommand's probe of the service's own `/readyz`.
 
@@ -22,6 +24,7 @@ pub mod jwks;
 pub mod keys;
 pub mod outbound;
 pub mod redis;
+pub mod revocation;
 pub mod secret;
 pub mod server;
 pub mod settings;

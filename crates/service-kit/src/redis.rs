@@ -133,6 +133,11 @@ impl RedisConn {
             .cloned()
     }
 
+    /// A connection of its own in subscriber mode (the revocation feed's).
+    pub async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
+        self.client.get_async_pubsub().await
+    }
+
     /// `PING`, for readiness checks.
     pub async fn ping(&self) -> RedisResult<()> {
         let mut connection = self.connection().await?;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use service_kit::revocation::RevocationSettings;
 use service_kit::server::HttpSettings;
 use service_kit::settings::{ConfigError, JwtSettings, RedisSettings};
 use service_kit::telemetry::LogSettings;
@@ -28,6 +29,8 @@ pub struct Settings {
     pub cors: CorsSettings,
     /// Request timeouts and connection limits (`TASKS__HTTP__*`).
     pub http: HttpSettings,
+    /// How stale the revocation view may grow, and what then (`TASKS__REVOCATION__*`).
+    pub revocation: RevocationSettings,
     pub log: LogSettings,
 }
 
@@ -50,6 +53,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             cors: CorsSettings::default(),
             http: HttpSettings::default(),
+            revocation: RevocationSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// 503 `keys_unavailable` (readiness only): no keys fetched from the JWKS yet.
     #[error("no verification keys fetched from TASKS__JWT__JWKS_URL yet")]
     KeysUnavailable,
+    /// 503 `revocation_stale` (readiness only): the revocation view has not heard from
+    /// Redis within `TASKS__REVOCATION__MAX_STALENESS_SECS`.
+    #[error("the revocation view is stale: no word from Redis within the limit")]
+    RevocationStale,
     /// 401 / 403 from authentication.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -46,6 +50,7 @@ impl ApiError {
             ApiError::TaskLimit => "task_limit",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::KeysUnavailable => "keys_unavailable",
+            ApiError::RevocationStale => "revocation_stale",
             ApiError::Auth(err) => err.code(),
         }
     }
@@ -72,9 +77,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TaskLimit => StatusCode::CONFLICT,
-            ApiError::StoreUnavailable(_) | ApiError::KeysUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::StoreUnavailable(_)
+            | ApiError::KeysUnavailable
+            | ApiError::RevocationStale => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Auth(err) => err.status_code(),
         }
     }

@@ -9,6 +9,7 @@ use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
 use service_kit::jwks::{JwksError, RemoteKeys};
 use service_kit::keys::{verification_keys, KeyError};
 use service_kit::redis::RedisSetupError;
+use service_kit::revocation::FIRST_LOAD_WAIT;
 use service_kit::server::{serve, ServeError, Service, Skeleton};
 use thiserror::Error;
 
@@ -54,21 +55,31 @@ impl Application {
         settings
             .http
             .check(ENV_PREFIX)
+            .and_then(|()| settings.revocation.check(ENV_PREFIX))
             .map_err(StartupError::Config)?;
         let keys = verification_keys(&settings.jwt, ENV_PREFIX, settings.dev)?;
-        let verifier = Arc::new(Verifier::new(
-            keys,
-            settings.jwt.validation(),
+        let mut verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
+        let revoked = service_kit::revocation::configured(
+            &settings.redis,
+            ENV_PREFIX,
+            &settings.revocation,
             clock.clone(),
-        )?);
-        let remote =
-            RemoteKeys::new(&settings.jwt, ENV_PREFIX, verifier.clone(), clock)?.map(Arc::new);
+        )?;
+        if let Some(view) = &revoked {
+            verifier = verifier.with_revocation(view.clone());
+            service_kit::revocation::first_load(view, FIRST_LOAD_WAIT).await;
+        }
+        let verifier = Arc::new(verifier);
+        let remote = RemoteKeys::new(&settings.jwt, ENV_PREFIX, verifier.clone(), clock.clone())?
+            .map(Arc::new);
         if let Some(remote) = &remote {
             remote.fetch_at_start().await;
             remote.clone().spawn_refresher();
         }
         let readiness = web::Data::new(Readiness {
             keys: remote.clone(),
+            revoked,
+            clock,
         });
         let key_source = remote.map(|remote| web::Data::from(remote as Arc<dyn KeySource>));
         let verifier = web::Data::from(verifier);

@@ -2,6 +2,28 @@
 //! every key a script touches is passed in `KEYS` and shares the user's hash tag (or the
 //! `{purge}` tag), so the same scripts run on Redis Cluster. Layout and key names:
 //! [`super::redis`].
+//!
+//! A script that revokes access tokens also appends the entry to the revocation log (a
+//! sorted set scored by the entry's `until`, trimmed of expired entries on every write) and
+//! publishes it, in the same atomic step as the state change: no revocation exists in the
+//! store without its entry. Those scripts start with [`REVOKE`]. The log has its own hash
+//! tag (`{rev}`): on standalone Redis (today's deployments) that is one script; on Redis
+//! Cluster the log's slot differs from the user's, and these scripts will have to append to
+//! the log in a second step (noted for the Cluster work).
+
+/// Prepended to every script that revokes. `revoke(log, channel, entry, now, until)`
+/// records and publishes one entry (JSON); `versions(sub, below, until)` is the JSON of
+/// "the user's tokens below version `below`".
+pub(super) const REVOKE: &str = r"
+local function revoke(log, channel, entry, now, until_)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now)
+  redis.call('ZADD', log, until_, entry)
+  redis.call('PUBLISH', channel, entry)
+end
+local function versions(sub, below, until_)
+  return cjson.encode({kind = 'versions', sub = sub, below = below, ['until'] = tonumber(until_)})
+end
+";
 
 /// KEYS: user, session, index. ARGV: sid, secret hash, now, absolute expiry, idle secs,
 /// user agent, ip, checked version. Returns {role, ver, ttl}, or nil if the user is gone
@@ -23,8 +45,9 @@ redis.call('EXPIRE', KEYS[3], math.max(1, tonumber(last[2]) - now))
 return {u[1], u[2], tostring(ttl)}
 ";
 
-/// KEYS: session, user, index. ARGV: presented hash, successor hash, now, grace secs,
-/// idle secs, sid. The whole refresh decision, atomically (see `Rotation`).
+/// KEYS: session, user, index, log. ARGV: presented hash, successor hash, now, grace
+/// secs, idle secs, sid, channel, the session's revocation entry, its until. The whole
+/// refresh decision, atomically (see `Rotation`); reuse revokes the session.
 pub(super) const ROTATE: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'gen', 'ver', 'last_used_at', 'rotated_at', 'abs_exp')
 if not s[1] then return {'unknown'} end
@@ -52,44 +75,63 @@ if s[2] ~= '' and ARGV[1] == s[2] then
     return {'grace', u[1], u[2], tostring(math.min(abs, last_used + idle) - now)}
   end
   kill()
+  revoke(KEYS[4], ARGV[7], ARGV[8], ARGV[3], ARGV[9])
   return {'reused'}
 end
 return {'mismatch', s[3], s[1]}
 ";
 
-/// KEYS: session, index. ARGV: sid. Returns the number of sessions deleted.
+/// KEYS: session, index, log. ARGV: sid, channel, the session's revocation entry, now,
+/// until. Returns the number of sessions deleted (and revoked).
 pub(super) const END_SESSION: &str = r"
 local n = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if n > 0 then revoke(KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
 return n
 ";
 
-/// KEYS: session, index. ARGV: secret hash, sid. Deletes the session if the secret is its
-/// current or just-spent one.
+/// KEYS: session, index, log. ARGV: secret hash, sid, channel, the session's revocation
+/// entry, now, until. Deletes (and revokes) the session if the secret is its current or
+/// just-spent one.
 pub(super) const LOGOUT: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'prev')
 if s[1] and (s[1] == ARGV[1] or (s[2] ~= '' and s[2] == ARGV[1])) then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
+  revoke(KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
   return 1
 end
 return 0
 ";
 
-/// KEYS: user, index, sessions…. Bumps the token version and deletes every session.
+/// KEYS: user, index, log, sessions…. ARGV: channel, user id, now, until. Bumps the token
+/// version (revoking the tokens below the new one) and deletes every session.
 pub(super) const END_ALL: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'ver', 1) end
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  revoke(KEYS[3], ARGV[1], versions(ARGV[2], ver, ARGV[4]), ARGV[3], ARGV[4])
+end
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('DEL', KEYS[2])
 return 1
 ";
 
-/// KEYS: user, index, sessions…. ARGV: checked version. The account and everything of
-/// its slot, unless the version moved on (0). A user already gone is 1: nothing to do.
+/// KEYS: user, index, log, sessions…. ARGV: checked version, channel, the user's
+/// revocation entry (every version), now, until. The account and everything of its slot
+/// (revoking every token of the user), unless the version moved on (0). A user already
+/// gone is 1: nothing to do.
 pub(super) const DELETE_USER: &str = r"
 local ver = redis.call('HGET', KEYS[1], 'ver')
 if ver and ver ~= ARGV[1] then return 0 end
-for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+if ver then revoke(KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+";
+
+/// KEYS: log. ARGV: channel, entry, now, until. One access token (RFC 7009).
+pub(super) const REVOKE_TOKEN: &str = r"
+revoke(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
 ";
 
@@ -114,25 +156,31 @@ end
 return out
 ";
 
-/// KEYS: user, index, kept session, other sessions…. ARGV: hash, checked version, other
-/// sids…. Nothing happens (0) if the user is gone or its version moved on.
+/// KEYS: user, index, kept session, log, other sessions…. ARGV: hash, checked version,
+/// channel, user id, now, until, other sids…. Revokes the user's tokens below the new
+/// version. Nothing happens (0) if the user is gone or its version moved on.
 pub(super) const SET_PASSWORD: &str = r"
 if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
 local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-for i = 4, #KEYS do
+revoke(KEYS[4], ARGV[3], versions(ARGV[4], ver, ARGV[6]), ARGV[5], ARGV[6])
+for i = 5, #KEYS do
   redis.call('DEL', KEYS[i])
-  redis.call('ZREM', KEYS[2], ARGV[i - 1])
+  redis.call('ZREM', KEYS[2], ARGV[i + 2])
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'ver', tostring(ver)) end
 return 1
 ";
 
-/// KEYS: user. ARGV: role, bump ('1' or '0').
+/// KEYS: user, log. ARGV: role, bump ('1' or '0'), channel, user id, now, until. A bump
+/// revokes the user's tokens below the new version.
 pub(super) const SET_ROLE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'role', ARGV[1])
-if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'ver', 1) end
+if ARGV[2] == '1' then
+  local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  revoke(KEYS[2], ARGV[3], versions(ARGV[4], ver, ARGV[6]), ARGV[5], ARGV[6])
+end
 return 1
 ";
 

@@ -1,16 +1,17 @@
 //! The embedded store: users, sessions and counters in this process's memory, gone at
 //! restart. For `make run` and single-instance trials only (the service says so loudly).
-//! One mutex makes every operation atomic, mirroring the Redis scripts step for step.
+//! One mutex makes every operation atomic, mirroring the Redis scripts step for step;
+//! revocations go straight into this process's view, under the same lock.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use auth_core::Role;
+use auth_core::{RevocationView, Revoked, Role};
 
 use super::{
-    window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
-    SessionInfo, StoreError, User,
+    window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, Revoking, RotateRequest,
+    Rotation, SessionInfo, StoreError, User,
 };
 use crate::refresh::SessionId;
 
@@ -59,14 +60,30 @@ impl Session {
 }
 
 /// Users, sessions and counters in memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    revoked: Arc<RevocationView>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
-        MemoryStore::default()
+        MemoryStore {
+            state: Mutex::default(),
+            revoked: Arc::new(RevocationView::in_process()),
+        }
+    }
+
+    /// Records a revocation; callers hold the state lock, so it lands with its cause.
+    fn revoke(&self, at: Revoking, revoked: Revoked) {
+        self.revoked.sweep(at.now);
+        self.revoked.apply(&at.entry(revoked));
     }
 
     /// Every mutation completes under the lock before it is released, so a poisoned lock
@@ -117,6 +134,7 @@ impl AuthStore for MemoryStore {
         user_id: &str,
         role: Role,
         bump_version: bool,
+        at: Revoking,
     ) -> Result<bool, StoreError> {
         let mut state = self.state();
         let Some(user) = state.users.get_mut(user_id) else {
@@ -125,6 +143,8 @@ impl AuthStore for MemoryStore {
         user.role = role;
         if bump_version {
             user.ver += 1;
+            let below = user.ver;
+            self.revoke(at, versions(user_id, below));
         }
         Ok(true)
     }
@@ -134,6 +154,7 @@ impl AuthStore for MemoryStore {
         checked: &User,
         hash: &str,
         keep: &SessionId,
+        at: Revoking,
     ) -> Result<bool, StoreError> {
         let user_id = checked.id.as_str();
         let mut state = self.state();
@@ -146,6 +167,7 @@ impl AuthStore for MemoryStore {
         hash.clone_into(&mut user.password_hash);
         user.ver += 1;
         let ver = user.ver;
+        self.revoke(at, versions(user_id, ver));
         state.end_sessions_of(user_id, Some(keep.as_str()));
         if let Some(session) = state.sessions.get_mut(keep.as_str()) {
             session.ver = ver;
@@ -153,10 +175,12 @@ impl AuthStore for MemoryStore {
         Ok(true)
     }
 
-    async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn end_all_sessions(&self, user_id: &str, at: Revoking) -> Result<(), StoreError> {
         let mut state = self.state();
         if let Some(user) = state.users.get_mut(user_id) {
             user.ver += 1;
+            let below = user.ver;
+            self.revoke(at, versions(user_id, below));
         }
         state.end_sessions_of(user_id, None);
         Ok(())
@@ -247,6 +271,11 @@ impl AuthStore for MemoryStore {
                 }));
             }
             state.sessions.remove(sid);
+            let at = Revoking {
+                now,
+                until: request.revoke_until,
+            };
+            self.revoke(at, session_of(sid));
             return Ok(Rotation::Reused);
         }
         Ok(Rotation::Mismatch {
@@ -255,11 +284,21 @@ impl AuthStore for MemoryStore {
         })
     }
 
-    async fn end_session(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        Ok(self.state().sessions.remove(sid.as_str()).is_some())
+    async fn end_session(&self, sid: &SessionId, at: Revoking) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let ended = state.sessions.remove(sid.as_str()).is_some();
+        if ended {
+            self.revoke(at, session_of(sid.as_str()));
+        }
+        Ok(ended)
     }
 
-    async fn logout(&self, sid: &SessionId, secret_hash: &str) -> Result<(), StoreError> {
+    async fn logout(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        at: Revoking,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         let matches = state.sessions.get(sid.as_str()).is_some_and(|session| {
             session.current == secret_hash
@@ -267,8 +306,24 @@ impl AuthStore for MemoryStore {
         });
         if matches {
             state.sessions.remove(sid.as_str());
+            self.revoke(at, session_of(sid.as_str()));
         }
         Ok(())
+    }
+
+    async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {
+        let _state = self.state();
+        self.revoke(
+            at,
+            Revoked::Token {
+                jti: jti.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    fn in_process_view(&self) -> Option<Arc<RevocationView>> {
+        Some(self.revoked.clone())
     }
 
     async fn sessions(
@@ -294,7 +349,7 @@ impl AuthStore for MemoryStore {
         Ok(sessions)
     }
 
-    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError> {
+    async fn delete_user(&self, checked: &User, at: Revoking) -> Result<bool, StoreError> {
         let mut state = self.state();
         if state
             .users
@@ -303,7 +358,9 @@ impl AuthStore for MemoryStore {
         {
             return Ok(false);
         }
-        state.users.remove(&checked.id);
+        if state.users.remove(&checked.id).is_some() {
+            self.revoke(at, versions(&checked.id, u64::MAX));
+        }
         state.end_sessions_of(&checked.id, None);
         let name = checked.username.to_ascii_lowercase();
         if state.names.get(&name) == Some(&checked.id) {
@@ -377,5 +434,19 @@ impl AuthStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+fn session_of(sid: &str) -> Revoked {
+    Revoked::Session {
+        sid: sid.to_owned(),
+    }
+}
+
+/// The user's tokens below version `below` (`u64::MAX`: all of them).
+fn versions(user_id: &str, below: u64) -> Revoked {
+    Revoked::Versions {
+        sub: user_id.to_owned(),
+        below,
     }
 }

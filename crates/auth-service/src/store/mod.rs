@@ -12,7 +12,7 @@ pub use self::redis::RedisStore;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use auth_core::Role;
+use auth_core::{Revocation, RevocationView, Revoked, Role};
 use service_kit::redis::RedisSetupError;
 use thiserror::Error;
 
@@ -46,6 +46,36 @@ pub enum StoreError {
 impl StoreError {
     pub fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
         StoreError::Unavailable(Box::new(err))
+    }
+}
+
+/// How long the revocation a write makes matters: until `until` (the longest life of an
+/// access token issued before `now`, plus the leeway); `now` lets the store drop entries
+/// that stopped mattering. Every write that revokes access tokens records one entry, in
+/// the same atomic step (see `docs/ARCHITECTURE.md`, "Revocation").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Revoking {
+    pub now: u64,
+    pub until: u64,
+}
+
+impl Revoking {
+    /// A revocation made at `now` under `settings`: it matters for the access-token
+    /// lifetime plus the verification leeway.
+    pub fn at(settings: &Settings, now: u64) -> Revoking {
+        Revoking {
+            now,
+            until: now
+                .saturating_add(settings.access_ttl_secs)
+                .saturating_add(settings.jwt.leeway_secs),
+        }
+    }
+
+    pub fn entry(&self, revoked: Revoked) -> Revocation {
+        Revocation {
+            revoked,
+            until: self.until,
+        }
     }
 }
 
@@ -102,6 +132,8 @@ pub struct RotateRequest<'a> {
     pub now: u64,
     pub grace_secs: u64,
     pub idle_secs: u64,
+    /// Until when the session's revocation matters, should reuse be detected.
+    pub revoke_until: u64,
 }
 
 /// The outcome of a refresh attempt, decided atomically.
@@ -178,36 +210,56 @@ pub trait AuthStore: Send + Sync + 'static {
     /// Looks a user up by name, case-insensitively.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
-    /// Sets the role; with `bump_version`, every existing session must log in again.
-    /// `false` if there is no such user.
+    /// Sets the role; with `bump_version`, every existing session must log in again and
+    /// the user's older access tokens are revoked. `false` if there is no such user.
     async fn set_role(
         &self,
         user_id: &str,
         role: Role,
         bump_version: bool,
+        at: Revoking,
     ) -> Result<bool, StoreError>;
     /// Replaces the password hash, bumps the token version and ends every session but
     /// `keep` (which moves to the new version) — only if the user's version is still
     /// `checked.ver` (the record the current password was checked against). `false`, and
-    /// nothing changed, if the user is gone or its version moved on.
+    /// nothing changed, if the user is gone or its version moved on. Revokes the user's
+    /// access tokens below the new version.
     async fn set_password(
         &self,
         checked: &User,
         hash: &str,
         keep: &SessionId,
+        at: Revoking,
     ) -> Result<bool, StoreError>;
-    /// Bumps the token version and ends every session of the user.
-    async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError>;
+    /// Bumps the token version, ends every session of the user and revokes its access
+    /// tokens below the new version.
+    async fn end_all_sessions(&self, user_id: &str, at: Revoking) -> Result<(), StoreError>;
 
     /// Starts a family; `None`, and nothing created, if the user no longer exists or its
     /// token version is no longer `session.ver`.
     async fn create_session(&self, session: &NewSession) -> Result<Option<Grant>, StoreError>;
-    /// One atomic refresh decision (see [`Rotation`]).
+    /// One atomic refresh decision (see [`Rotation`]); `Reused` revokes the session's
+    /// access tokens.
     async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError>;
-    /// Ends a session whatever its state; `false` if it did not exist.
-    async fn end_session(&self, sid: &SessionId) -> Result<bool, StoreError>;
-    /// Ends a session if `secret_hash` is its current or just-spent secret (logout).
-    async fn logout(&self, sid: &SessionId, secret_hash: &str) -> Result<(), StoreError>;
+    /// Ends a session whatever its state and revokes its access tokens; `false` (nothing
+    /// revoked) if it did not exist.
+    async fn end_session(&self, sid: &SessionId, at: Revoking) -> Result<bool, StoreError>;
+    /// Ends a session, and revokes its access tokens, if `secret_hash` is its current or
+    /// just-spent secret (logout).
+    async fn logout(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        at: Revoking,
+    ) -> Result<(), StoreError>;
+    /// Revokes one access token by its `jti` (RFC 7009), until `at.until`.
+    async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError>;
+    /// The view this store itself writes revocations into, if it lives in this process
+    /// (the in-memory store); `None` for a shared store, whose revocations reach every
+    /// instance's view through the feed.
+    fn in_process_view(&self) -> Option<Arc<RevocationView>> {
+        None
+    }
     /// The user's live sessions, oldest first.
     async fn sessions(
         &self,
@@ -220,7 +272,8 @@ pub trait AuthStore: Send + Sync + 'static {
     /// if the user's token version is still `checked.ver`. `true` when the account is gone
     /// (deleted now, or already), `false`, and nothing changed, if its version moved on.
     /// A name left behind by an earlier deletion is freed again (if still this user's).
-    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError>;
+    /// Deleting revokes every access token of the user.
+    async fn delete_user(&self, checked: &User, at: Revoking) -> Result<bool, StoreError>;
     /// Records that `user_id`'s data elsewhere must be purged, due at `now`. Idempotent.
     async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError>;
     /// Claims up to `limit` purges due at `now`, oldest first: each one's next attempt moves

@@ -8,7 +8,10 @@
 //! - `<prefix>{n:<lower-cased name>}:user_id`: STRING, the username index (`SET NX`);
 //! - `<prefix>{rl:<key>}:<window>`: rate-limit counters, TTL = the window;
 //! - `<prefix>{purge}:pending`: ZSET user id → next attempt, and `<prefix>{purge}:attempts`:
-//!   HASH user id → attempts — deleted accounts whose tasks are still to be purged.
+//!   HASH user id → attempts — deleted accounts whose tasks are still to be purged;
+//! - `<prefix>{rev}:log`: ZSET revocation entry (JSON) → its `until`, trimmed on every
+//!   write, and the channel `<prefix>{rev}:feed` each entry is published on (see
+//!   `service_kit::revocation`, which follows both).
 //!
 //! Scripts are loaded once and run by SHA (`EVALSHA`, reloaded after a Redis restart).
 //! Times are passed in from the service's clock; TTLs only collect garbage, the scripts'
@@ -17,18 +20,18 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use auth_core::Role;
+use auth_core::{Revoked, Role};
 use redis::aio::ConnectionManager;
 use redis::Script;
 use service_kit::redis::RedisConn;
 
 use super::lua::{
     CLAIM_PURGES, CREATE_SESSION, DELETE_USER, END_ALL, END_SESSION, FREE_NAME, HIT, LOGOUT,
-    ROTATE, SET_PASSWORD, SET_ROLE,
+    REVOKE, REVOKE_TOKEN, ROTATE, SET_PASSWORD, SET_ROLE,
 };
 use super::{
-    window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
-    SessionInfo, StoreError, User,
+    window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, Revoking, RotateRequest,
+    Rotation, SessionInfo, StoreError, User,
 };
 use crate::refresh::SessionId;
 
@@ -37,6 +40,9 @@ use crate::refresh::SessionId;
 pub struct RedisStore {
     redis: RedisConn,
     prefix: String,
+    /// The revocation log and channel.
+    log: String,
+    channel: String,
     create_session: Script,
     rotate: Script,
     end_session: Script,
@@ -48,6 +54,7 @@ pub struct RedisStore {
     delete_user: Script,
     free_name: Script,
     claim_purges: Script,
+    revoke_token: Script,
 }
 
 fn unavailable(err: redis::RedisError) -> StoreError {
@@ -66,20 +73,25 @@ fn number(text: Option<&String>) -> Result<u64, StoreError> {
 impl RedisStore {
     /// A store over `redis`, every key under `prefix`.
     pub fn new(redis: RedisConn, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        let revoking = |script: &str| Script::new(&format!("{REVOKE}{script}"));
         RedisStore {
             redis,
-            prefix: prefix.into(),
+            log: service_kit::revocation::log_key(&prefix),
+            channel: service_kit::revocation::channel(&prefix),
+            prefix,
             create_session: Script::new(CREATE_SESSION),
-            rotate: Script::new(ROTATE),
-            end_session: Script::new(END_SESSION),
-            logout: Script::new(LOGOUT),
-            end_all: Script::new(END_ALL),
-            set_password: Script::new(SET_PASSWORD),
-            set_role: Script::new(SET_ROLE),
+            rotate: revoking(ROTATE),
+            end_session: revoking(END_SESSION),
+            logout: revoking(LOGOUT),
+            end_all: revoking(END_ALL),
+            set_password: revoking(SET_PASSWORD),
+            set_role: revoking(SET_ROLE),
             hit: Script::new(HIT),
-            delete_user: Script::new(DELETE_USER),
+            delete_user: revoking(DELETE_USER),
             free_name: Script::new(FREE_NAME),
             claim_purges: Script::new(CLAIM_PURGES),
+            revoke_token: revoking(REVOKE_TOKEN),
         }
     }
 
@@ -131,6 +143,20 @@ impl RedisStore {
             .await
             .map_err(unavailable)
     }
+}
+
+/// The JSON of a revocation entry, as the feed reads it.
+fn entry_json(at: Revoking, revoked: Revoked) -> Result<String, StoreError> {
+    serde_json::to_string(&at.entry(revoked)).map_err(StoreError::unavailable)
+}
+
+fn session_entry(at: Revoking, sid: &SessionId) -> Result<String, StoreError> {
+    entry_json(
+        at,
+        Revoked::Session {
+            sid: sid.as_str().to_owned(),
+        },
+    )
 }
 
 fn user_from(fields: HashMap<String, String>) -> Result<Option<User>, StoreError> {
@@ -232,13 +258,19 @@ impl AuthStore for RedisStore {
         user_id: &str,
         role: Role,
         bump_version: bool,
+        at: Revoking,
     ) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
         let done: i64 = self
             .set_role
             .key(self.user_key(user_id))
+            .key(&self.log)
             .arg(role.as_str())
             .arg(if bump_version { "1" } else { "0" })
+            .arg(&self.channel)
+            .arg(user_id)
+            .arg(at.now)
+            .arg(at.until)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -250,6 +282,7 @@ impl AuthStore for RedisStore {
         checked: &User,
         hash: &str,
         keep: &SessionId,
+        at: Revoking,
     ) -> Result<bool, StoreError> {
         let user_id = checked.id.as_str();
         let mut con = self.con().await?;
@@ -264,8 +297,13 @@ impl AuthStore for RedisStore {
             .key(self.user_key(user_id))
             .key(self.index_key(user_id))
             .key(self.session_key(user_id, keep.as_str()))
+            .key(&self.log)
             .arg(hash)
-            .arg(checked.ver);
+            .arg(checked.ver)
+            .arg(&self.channel)
+            .arg(user_id)
+            .arg(at.now)
+            .arg(at.until);
         for sid in &others {
             invocation.key(self.session_key(user_id, sid)).arg(sid);
         }
@@ -276,13 +314,18 @@ impl AuthStore for RedisStore {
         Ok(done == 1)
     }
 
-    async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn end_all_sessions(&self, user_id: &str, at: Revoking) -> Result<(), StoreError> {
         let mut con = self.con().await?;
         let sids = self.session_ids(&mut con, user_id).await?;
         let mut invocation = self.end_all.prepare_invoke();
         invocation
             .key(self.user_key(user_id))
-            .key(self.index_key(user_id));
+            .key(self.index_key(user_id))
+            .key(&self.log)
+            .arg(&self.channel)
+            .arg(user_id)
+            .arg(at.now)
+            .arg(at.until);
         for sid in &sids {
             invocation.key(self.session_key(user_id, sid));
         }
@@ -317,18 +360,26 @@ impl AuthStore for RedisStore {
 
     async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError> {
         let mut con = self.con().await?;
+        let at = Revoking {
+            now: request.now,
+            until: request.revoke_until,
+        };
         let user_id = request.sid.user().to_string();
         let reply: Vec<String> = self
             .rotate
             .key(self.sid_key(request.sid))
             .key(self.user_key(&user_id))
             .key(self.index_key(&user_id))
+            .key(&self.log)
             .arg(request.presented_hash)
             .arg(request.successor_hash)
             .arg(request.now)
             .arg(request.grace_secs)
             .arg(request.idle_secs)
             .arg(request.sid.as_str())
+            .arg(&self.channel)
+            .arg(session_entry(at, request.sid)?)
+            .arg(at.until)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -353,26 +404,61 @@ impl AuthStore for RedisStore {
         })
     }
 
-    async fn end_session(&self, sid: &SessionId) -> Result<bool, StoreError> {
+    async fn end_session(&self, sid: &SessionId, at: Revoking) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
         let deleted: i64 = self
             .end_session
             .key(self.sid_key(sid))
             .key(self.index_key(&sid.user().to_string()))
+            .key(&self.log)
             .arg(sid.as_str())
+            .arg(&self.channel)
+            .arg(session_entry(at, sid)?)
+            .arg(at.now)
+            .arg(at.until)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
         Ok(deleted > 0)
     }
 
-    async fn logout(&self, sid: &SessionId, secret_hash: &str) -> Result<(), StoreError> {
+    async fn logout(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        at: Revoking,
+    ) -> Result<(), StoreError> {
         let mut con = self.con().await?;
         self.logout
             .key(self.sid_key(sid))
             .key(self.index_key(&sid.user().to_string()))
+            .key(&self.log)
             .arg(secret_hash)
             .arg(sid.as_str())
+            .arg(&self.channel)
+            .arg(session_entry(at, sid)?)
+            .arg(at.now)
+            .arg(at.until)
+            .invoke_async::<i64>(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {
+        let mut con = self.con().await?;
+        let entry = entry_json(
+            at,
+            Revoked::Token {
+                jti: jti.to_owned(),
+            },
+        )?;
+        self.revoke_token
+            .key(&self.log)
+            .arg(&self.channel)
+            .arg(entry)
+            .arg(at.now)
+            .arg(at.until)
             .invoke_async::<i64>(&mut con)
             .await
             .map_err(unavailable)?;
@@ -428,17 +514,26 @@ impl AuthStore for RedisStore {
         Ok(live)
     }
 
-    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError> {
+    async fn delete_user(&self, checked: &User, at: Revoking) -> Result<bool, StoreError> {
         let user = checked;
         let mut con = self.con().await?;
         let sids = self.session_ids(&mut con, &user.id).await?;
         // The account and its sessions first, in one step: a session created meanwhile
         // finds no user and refuses to refresh. Then the name, in its own slot.
         let mut invocation = self.delete_user.prepare_invoke();
+        let every_version = Revoked::Versions {
+            sub: user.id.clone(),
+            below: u64::MAX,
+        };
         invocation
             .key(self.user_key(&user.id))
             .key(self.index_key(&user.id))
-            .arg(user.ver);
+            .key(&self.log)
+            .arg(user.ver)
+            .arg(&self.channel)
+            .arg(entry_json(at, every_version)?)
+            .arg(at.now)
+            .arg(at.until);
         for sid in &sids {
             invocation.key(self.session_key(&user.id, sid));
         }

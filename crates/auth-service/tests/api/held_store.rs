@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use auth_core::Role;
+use auth_core::{RevocationView, Role};
 use auth_service::refresh::SessionId;
 use auth_service::store::{
-    AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, RotateRequest, Rotation,
+    AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, Revoking, RotateRequest, Rotation,
     SessionInfo, StoreError, User,
 };
 use tokio::sync::Notify;
@@ -72,20 +72,27 @@ impl AuthStore for HeldStore {
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.inner.user_by_id(id).await
     }
-    async fn set_role(&self, user_id: &str, role: Role, bump: bool) -> Result<bool, StoreError> {
-        self.inner.set_role(user_id, role, bump).await
+    async fn set_role(
+        &self,
+        user_id: &str,
+        role: Role,
+        bump: bool,
+        at: Revoking,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_role(user_id, role, bump, at).await
     }
     async fn set_password(
         &self,
         checked: &User,
         hash: &str,
         keep: &SessionId,
+        at: Revoking,
     ) -> Result<bool, StoreError> {
         self.hold.pass(Write::SetPassword).await;
-        self.inner.set_password(checked, hash, keep).await
+        self.inner.set_password(checked, hash, keep, at).await
     }
-    async fn end_all_sessions(&self, user_id: &str) -> Result<(), StoreError> {
-        self.inner.end_all_sessions(user_id).await
+    async fn end_all_sessions(&self, user_id: &str, at: Revoking) -> Result<(), StoreError> {
+        self.inner.end_all_sessions(user_id, at).await
     }
     async fn create_session(&self, session: &NewSession) -> Result<Option<Grant>, StoreError> {
         self.hold.pass(Write::CreateSession).await;
@@ -94,11 +101,22 @@ impl AuthStore for HeldStore {
     async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError> {
         self.inner.rotate(request).await
     }
-    async fn end_session(&self, sid: &SessionId) -> Result<bool, StoreError> {
-        self.inner.end_session(sid).await
+    async fn end_session(&self, sid: &SessionId, at: Revoking) -> Result<bool, StoreError> {
+        self.inner.end_session(sid, at).await
     }
-    async fn logout(&self, sid: &SessionId, secret_hash: &str) -> Result<(), StoreError> {
-        self.inner.logout(sid, secret_hash).await
+    async fn logout(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        at: Revoking,
+    ) -> Result<(), StoreError> {
+        self.inner.logout(sid, secret_hash, at).await
+    }
+    async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {
+        self.inner.revoke_token(jti, at).await
+    }
+    fn in_process_view(&self) -> Option<Arc<RevocationView>> {
+        self.inner.in_process_view()
     }
     async fn sessions(
         &self,
@@ -108,9 +126,9 @@ impl AuthStore for HeldStore {
     ) -> Result<Vec<SessionInfo>, StoreError> {
         self.inner.sessions(user_id, now, idle_secs).await
     }
-    async fn delete_user(&self, checked: &User) -> Result<bool, StoreError> {
+    async fn delete_user(&self, checked: &User, at: Revoking) -> Result<bool, StoreError> {
         self.hold.pass(Write::DeleteUser).await;
-        self.inner.delete_user(checked).await
+        self.inner.delete_user(checked, at).await
     }
     async fn enqueue_purge(&self, user_id: &str, now: u64) -> Result<(), StoreError> {
         self.inner.enqueue_purge(user_id, now).await

@@ -61,14 +61,17 @@ async fn register_login_refresh_grace_then_reuse_revokes_the_family() {
             "invalid_refresh_token",
         )
         .await;
-        let access = token(&first, "access_token");
-        assert!(
-            app.sessions(access).await.is_empty(),
-            "{backend:?}: the family is gone"
-        );
+        // Reuse revoked the session: its access tokens stop here too.
+        let stale = app
+            .get_bearer("/auth/sessions", token(&first, "access_token"))
+            .await;
+        assert_error(stale, StatusCode::UNAUTHORIZED, "invalid_token").await;
 
         let again = app.login("alice").await;
         app.refresh(token(&again, "refresh_token")).await;
+        let listed = app.sessions(token(&again, "access_token")).await;
+        assert_eq!(listed.len(), 1, "{backend:?}: the reused family is gone");
+        assert_eq!(listed[0]["id"], again["session_id"]);
     }
 }
 

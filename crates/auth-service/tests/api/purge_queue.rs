@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
-use auth_service::store::{AuthStore, Backoff, MemoryStore, PendingPurge, RedisStore, User};
+use auth_service::store::{
+    AuthStore, Backoff, MemoryStore, PendingPurge, RedisStore, Revoking, User,
+};
 use service_kit::redis::RedisConn;
 use testkit::RedisServer;
+
+const AT: Revoking = Revoking { now: 1, until: 631 };
 
 fn due(user_id: &str, attempts: u32) -> PendingPurge {
     PendingPurge {
@@ -89,20 +93,20 @@ async fn deletion_frees_the_name(store: Arc<dyn AuthStore>) {
         ..first.clone()
     };
     assert!(
-        !store.delete_user(&moved_on).await.unwrap(),
+        !store.delete_user(&moved_on, AT).await.unwrap(),
         "a record whose version moved on since the check is kept"
     );
     assert_eq!(
         store.user_by_id(&first.id).await.unwrap(),
         Some(first.clone())
     );
-    assert!(store.delete_user(&first).await.unwrap());
+    assert!(store.delete_user(&first, AT).await.unwrap());
     assert_eq!(store.user_by_id(&first.id).await.unwrap(), None);
     assert_eq!(store.user_by_name("dora").await.unwrap(), None);
     let second = user("8d0f8a34-0000-4000-8000-000000000002");
     store.create_user(&second).await.unwrap();
     // Deleting the old record again must not free the name the new user holds.
-    assert!(store.delete_user(&first).await.unwrap(), "already gone");
+    assert!(store.delete_user(&first, AT).await.unwrap(), "already gone");
     assert_eq!(store.user_by_name("DORA").await.unwrap(), Some(second));
 }
 
