@@ -7,7 +7,10 @@
 //! - [`state`]: [`state::AppState`], the parts every request shares (private fields).
 //! - [`routes`]: the HTTP surface (`/auth/*`, `/oauth/*`, `/.well-known/*`, health).
 //! - [`oauth`]: OAuth 2.0 clients, their authentication and scopes, RFC 6749 errors.
-//! - [`sessions`]: login, refresh, logout — the token lifecycle over the store.
+//! - [`sessions`]: login, refresh, logout — the token lifecycle over the store; every
+//!   logout, session end, version bump and deletion also revokes the access tokens it
+//!   concerns (the store records the entry; see `service_kit::revocation`).
+//! - [`introspection`]: RFC 7662 answers for gateways and other languages.
 //! - [`refresh`]: refresh-token format, hashing, successor derivation.
 //! - [`password`]: username/password rules, argon2id on a bounded pool.
 //! - [`store`]: [`store::AuthStore`], Redis and in-memory implementations.
@@ -24,6 +27,7 @@ pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod introspection;
 pub mod keys;
 pub mod oauth;
 pub mod password;

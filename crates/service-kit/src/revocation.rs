@@ -100,6 +100,15 @@ impl RevocationSettings {
     }
 }
 
+/// What `/readyz` says about a view at `now`: `{"entries", "staleness_secs"}` (the
+/// latter `null` before the first load; an in-process view is always 0).
+pub fn report(view: &RevocationView, now: u64) -> serde_json::Value {
+    serde_json::json!({
+        "entries": view.len(),
+        "staleness_secs": view.staleness_at(now),
+    })
+}
+
 /// Why one feed session ended (logged, then the feed starts again).
 #[derive(Debug, Error)]
 enum FeedError {

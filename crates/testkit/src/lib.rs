@@ -24,12 +24,15 @@ use std::time::{Duration, Instant};
 /// How long a fresh redis-server may take to answer `PING`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A private `redis-server` (no persistence) on a free port of 127.0.0.1.
+/// A private `redis-server` on a free port of 127.0.0.1: no persistence, unless started
+/// [`RedisServer::start_durable`].
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     password: Option<String>,
+    /// Append-only file, fsynced on every write: a restart keeps everything.
+    durable: bool,
     child: Option<Child>,
 }
 
@@ -37,15 +40,21 @@ impl RedisServer {
     /// Starts a server and waits until it answers. Panics with the remedy if
     /// `redis-server` is not installed.
     pub fn start() -> RedisServer {
-        RedisServer::launch(None)
+        RedisServer::launch(None, false)
     }
 
     /// Like [`RedisServer::start`], for a server that requires `password` (`requirepass`).
     pub fn start_with_password(password: &str) -> RedisServer {
-        RedisServer::launch(Some(password.to_owned()))
+        RedisServer::launch(Some(password.to_owned()), false)
     }
 
-    fn launch(password: Option<String>) -> RedisServer {
+    /// Like [`RedisServer::start`], keeping its data across [`RedisServer::stop`] and
+    /// [`RedisServer::resume`] (as a production Redis with AOF does).
+    pub fn start_durable() -> RedisServer {
+        RedisServer::launch(None, true)
+    }
+
+    fn launch(password: Option<String>, durable: bool) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("tessera-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create redis dir");
@@ -53,6 +62,7 @@ impl RedisServer {
             port,
             dir,
             password,
+            durable,
             child: None,
         };
         server.resume();
@@ -81,14 +91,11 @@ impl RedisServer {
         }
         let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
+            .args(["--save", "", "--protected-mode", "yes"])
+            .args(match self.durable {
+                true => ["--appendonly", "yes", "--appendfsync", "always"],
+                false => ["--appendonly", "no", "--appendfsync", "everysec"],
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

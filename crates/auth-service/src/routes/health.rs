@@ -13,7 +13,13 @@ pub async fn healthz() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.ready().await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(match state.revoked() {
+        Some(view) => json!({
+            "status": "ready",
+            "revocation": service_kit::revocation::report(view, state.now()),
+        }),
+        None => json!({ "status": "ready" }),
+    }))
 }
 
 /// The public verification keys (next, active and retired); an empty set while signing

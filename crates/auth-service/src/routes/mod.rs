@@ -48,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(route("/oauth/token", web::post().to(oauth::token)))
         .service(route("/oauth/revoke", web::post().to(oauth::revoke)))
         .service(route(
+            "/oauth/introspect",
+            web::post().to(oauth::introspect),
+        ))
+        .service(route(
             "/.well-known/oauth-authorization-server",
             web::get().to(oauth::metadata),
         ))

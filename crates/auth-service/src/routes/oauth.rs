@@ -1,6 +1,6 @@
 //! The OAuth 2.0 surface: `POST /oauth/token` (RFC 6749: `password`, `refresh_token`,
-//! `client_credentials`), `POST /oauth/revoke` (RFC 7009) and
-//! `GET /.well-known/oauth-authorization-server` (RFC 8414). Form-encoded in, RFC 6749
+//! `client_credentials`), `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect`
+//! (RFC 7662) and `GET /.well-known/oauth-authorization-server` (RFC 8414). Form-encoded in, RFC 6749
 //! JSON out; errors are RFC 6749 §5.2 bodies (see [`crate::oauth`]).
 
 use std::collections::HashMap;
@@ -12,9 +12,13 @@ use base64::Engine;
 use secrecy::SecretString;
 use serde_json::json;
 
+use auth_core::Subject;
+
 use super::client_info;
 use super::tokens::token_reply;
+use crate::introspection::Hint;
 use crate::oauth::{grant_scopes, Client, OAuthError, Presented};
+use crate::refresh::RefreshToken;
 use crate::state::AppState;
 
 /// Largest form body accepted.
@@ -76,21 +80,58 @@ pub async fn token(
     }
 }
 
-/// `POST /oauth/revoke`: ends the session of a refresh token. Always 200 for a token
-/// that is unknown, spent or not a refresh token (RFC 7009 §2.2); access tokens are
-/// self-contained and expire on their own (logout-all revokes them for the auth-service).
+/// `POST /oauth/revoke`: a refresh token ends its session (and the session's access
+/// tokens); an access token that verifies is revoked itself, everywhere the revocation
+/// feed reaches — a user's by a first-party (public) client, a service's only by its own
+/// client. Always 200 for a token that is unknown, spent, expired or not ours (RFC 7009
+/// §2.2); `token_type_hint` is not needed (the two kinds look different).
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form(&req, payload).await?;
-    authenticate(&req, &params, &state)?;
+    let client = authenticate(&req, &params, &state)?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    state.logout(token).await?;
+    if RefreshToken::parse(token).is_some() {
+        state.logout(token).await?;
+    } else if let Ok(claims) = state.verifier().verify(token) {
+        let own = match (claims.subject(), &client) {
+            (Subject::User(_), Client::Public(_)) => true,
+            (Subject::Service(owner), Client::Confidential { id, .. }) => owner == id,
+            _ => false,
+        };
+        if !own {
+            return Err(OAuthError::unauthorized_client(
+                "this client may not revoke that token",
+            ));
+        }
+        state.revoke_access_token(&claims).await?;
+    }
     Ok(no_store().finish())
+}
+
+/// `POST /oauth/introspect` (RFC 7662), for confidential clients only: whether `token`
+/// is active now, and its claims (see [`crate::introspection`]).
+pub async fn introspect(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form(&req, payload).await?;
+    let client = authenticate(&req, &params, &state)?;
+    if !matches!(client, Client::Confidential { .. }) {
+        return Err(OAuthError::invalid_client(
+            "introspection needs a confidential client (one with a secret)",
+        ));
+    }
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let hint = Hint::parse(params.get("token_type_hint").map(String::as_str));
+    Ok(no_store().json(state.introspect(token, hint).await?))
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414): built from configuration
@@ -104,11 +145,14 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "issuer": state.settings().jwt.issuer,
             "token_endpoint": format!("{base}/oauth/token"),
             "revocation_endpoint": format!("{base}/oauth/revoke"),
+            "introspection_endpoint": format!("{base}/oauth/introspect"),
             "jwks_uri": format!("{base}/.well-known/jwks.json"),
             "grant_types_supported": ["password", "refresh_token", "client_credentials"],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"],
             "scopes_supported": state.clients().scopes(),
             "token_endpoint_auth_signing_alg_values_supported": [],
         }))

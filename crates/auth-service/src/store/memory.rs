@@ -326,6 +326,28 @@ impl AuthStore for MemoryStore {
         Some(self.revoked.clone())
     }
 
+    async fn live_until(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let state = self.state();
+        let Some(session) = state.sessions.get(sid.as_str()) else {
+            return Ok(None);
+        };
+        let current_version = state
+            .users
+            .get(&session.user_id)
+            .is_some_and(|user| user.ver == session.ver);
+        let remaining = session.remaining(now, idle_secs);
+        Ok(
+            (current_version && session.current == secret_hash && remaining > 0)
+                .then_some(now + remaining),
+        )
+    }
+
     async fn sessions(
         &self,
         user_id: &str,

@@ -260,6 +260,16 @@ pub trait AuthStore: Send + Sync + 'static {
     fn in_process_view(&self) -> Option<Arc<RevocationView>> {
         None
     }
+    /// When the session ends (the earlier of its absolute end and `idle_secs` after its
+    /// last use) if it is live at `now`, `secret_hash` is its current secret and it was
+    /// issued under the user's current token version; else `None` (introspection).
+    async fn live_until(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Option<u64>, StoreError>;
     /// The user's live sessions, oldest first.
     async fn sessions(
         &self,

@@ -465,6 +465,43 @@ impl AuthStore for RedisStore {
         Ok(())
     }
 
+    async fn live_until(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut con = self.con().await?;
+        let ((cur, ver, last_used, abs), (user_ver,)): (
+            (
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ),
+            (Option<String>,),
+        ) = redis::pipe()
+            .atomic()
+            .cmd("HMGET")
+            .arg(self.sid_key(sid))
+            .arg(&["cur", "ver", "last_used_at", "abs_exp"])
+            .cmd("HMGET")
+            .arg(self.user_key(&sid.user().to_string()))
+            .arg("ver")
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let (Some(cur), Some(ver), Some(last_used), Some(abs)) = (cur, ver, last_used, abs) else {
+            return Ok(None);
+        };
+        if cur != secret_hash || user_ver.as_ref() != Some(&ver) {
+            return Ok(None);
+        }
+        let ends = number(Some(&abs))?.min(number(Some(&last_used))?.saturating_add(idle_secs));
+        Ok((now < ends).then_some(ends))
+    }
+
     async fn sessions(
         &self,
         user_id: &str,

@@ -118,6 +118,17 @@ impl AuthStore for HeldStore {
     fn in_process_view(&self) -> Option<Arc<RevocationView>> {
         self.inner.in_process_view()
     }
+    async fn live_until(
+        &self,
+        sid: &SessionId,
+        secret_hash: &str,
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.inner
+            .live_until(sid, secret_hash, now, idle_secs)
+            .await
+    }
     async fn sessions(
         &self,
         user_id: &str,

@@ -18,6 +18,7 @@ mod oauth2_client;
 mod outage;
 mod purge_queue;
 mod rate_limit;
+mod revocation;
 mod sessions;
 mod signing_modes;
 mod slow_clients;

@@ -66,7 +66,7 @@ impl TestApp {
 }
 
 /// Asserts an RFC 6749 §5.2 error and returns its description.
-async fn oauth_error(response: Response, status: StatusCode, error: &str) -> String {
+pub async fn oauth_error(response: Response, status: StatusCode, error: &str) -> String {
     assert_eq!(response.status(), status);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();

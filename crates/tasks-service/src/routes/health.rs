@@ -45,12 +45,14 @@ pub async fn readyz(
     }
     store.ping().await?;
     let now = readiness.clock.now();
-    if readiness
-        .revoked
-        .as_ref()
-        .is_some_and(|view| view.is_stale(now))
-    {
+    let Some(view) = &readiness.revoked else {
+        return Ok(HttpResponse::Ok().json(json!({ "status": "ready" })));
+    };
+    if view.is_stale(now) {
         return Err(ApiError::RevocationStale);
     }
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "revocation": service_kit::revocation::report(view, now),
+    })))
 }
