@@ -10,12 +10,15 @@ ratios measured in the same run.
 
 Environment: BENCH_SECONDS (per repetition, default 5), BENCH_REPS (default 3),
 BENCH_OUT (default BENCHMARKS.md), BENCH_SKIP_CRITERION=1 to skip the criterion pass,
-BENCH_ONLY=tasks|refresh|login to run one group and print its raw results (no report),
+BENCH_ONLY=tasks|refresh|login|revocation to run one group and print its raw results (no report),
 BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE=path to measure another build of a service.
 """
 
+import base64
 import datetime
+import hashlib
 import json
+import uuid
 import os
 import pathlib
 import platform
@@ -127,7 +130,7 @@ def wait_ready(base):
     raise RuntimeError(f"{base} did not become ready")
 
 
-def service(binary, prefix, redis_url, port, extra=None):
+def service(binary, prefix, redis_url, port, extra=None, args=()):
     env = {
         f"{prefix}__LISTEN": f"127.0.0.1:{port}",
         f"{prefix}__WORKERS": "1",
@@ -141,7 +144,7 @@ def service(binary, prefix, redis_url, port, extra=None):
     env = {name: value for name, value in env.items() if value is not None}  # None: unset
     # BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE: another build of a service, to compare builds.
     path = os.environ.get("BENCH_" + binary.upper().replace("-", "_"), str(RELEASE / binary))
-    proc = start(binary, [path], env)
+    proc = start(binary, [path, *args], env)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base)
     return proc, base
@@ -325,6 +328,150 @@ def criterion(results):
     results["criterion_us"] = rows
 
 
+# --- revocation -----------------------------------------------------------------------
+
+REVOKED_ENTRIES = 100_000
+MILLION = 1_000_000
+REVOCATIONS = 240
+CLIENT_SECRET = "bench-client-" + os.urandom(16).hex()
+
+
+def fill_revocations(redis_url, count, until):
+    """`count` session revocations in the log, as the auth-service writes them (via redis-cli --pipe)."""
+    port = redis_url.rsplit(":", 1)[1]
+    key = b"tessera:{rev}:log"
+    chunks = []
+    for _ in range(count):
+        entry = json.dumps({"kind": "session", "sid": f"{uuid.uuid4()}.{uuid.uuid4()}", "until": until},
+                           separators=(",", ":")).encode()
+        parts = [b"ZADD", key, str(until).encode(), entry]
+        chunks.append(b"*4\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+    subprocess.run(["redis-cli", "-p", port, "--pipe"], input=b"".join(chunks), check=True, capture_output=True)
+
+
+def entries(base):
+    return http("GET", base + "/readyz")[1]["revocation"]["entries"]
+
+
+def first_401(base, token, t0, out, key):
+    """Polls `GET /me` with `token` until it is refused; records ms since `t0`."""
+    deadline = t0 + 5
+    while time.perf_counter() < deadline:
+        if http("GET", base + "/me", token=token)[0] == 401:
+            out[key] = (time.perf_counter() - t0) * 1000
+            return
+    out[key] = float("inf")
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def revocation_cases(results):
+    redis, url = redis_server()
+    until = int(time.time()) + 3600
+    fill_revocations(url, REVOKED_ENTRIES, until)
+    config = pathlib.Path(TMP) / "auth.toml"
+    digest = base64.urlsafe_b64encode(hashlib.sha256(CLIENT_SECRET.encode()).digest()).rstrip(b"=").decode()
+    config.write_text(f'[[oauth.clients]]\nid = "bench"\nsecret_sha256 = "{digest}"\nscopes = ["reports:read"]\n')
+    cheap = {"AUTH__PASSWORD__MEMORY_KIB": "8", "AUTH__PASSWORD__ITERATIONS": "1",
+             "AUTH__RATE_LIMIT__USERNAME_ATTEMPTS": "100000000", "AUTH__RATE_LIMIT__IP_ATTEMPTS": "100000000"}
+    auth, auth_base = service("auth-service", "AUTH", url, free_port(), cheap, ["--config", str(config)])
+    tasks = [service("tasks-service", "TASKS", url, free_port()) for _ in range(2)]
+    for _, base in tasks:
+        assert entries(base) >= REVOKED_ENTRIES, entries(base)
+    log(f"revocation: both tasks-services loaded {REVOKED_ENTRIES:,} entries")
+    tasks_proc, base = tasks[0]
+    minted = run([str(RELEASE / "examples" / "mint_tokens"), "20000", "100"],
+                 env=dict(os.environ, TESSERA_BENCH_SECRET=SECRET)).split()
+    token_file = write_tokens(minted)
+    env_me = {"TOKENS": token_file, "BENCH_PATH": "/me"}
+    env_health = {"TOKENS": token_file, "BENCH_PATH": "/healthz"}
+
+    def me_vs_health(label, server, target, procs):
+        for conns in (32, 64):
+            log(f"revocation: /healthz vs /me {label}, {conns} conns")
+            for env in (env_health, env_me):
+                wrk("get.lua", target, conns, WARMUP_SECONDS, env)
+            health, me = [], []
+            for _ in range(REPS):
+                health.append(measured("get.lua", target, conns, env_health, procs))
+                me.append(measured("get.lua", target, conns, env_me, procs))
+            results["cases"][f"{server}_healthz_{conns}"] = summary(health)
+            results["cases"][f"{server}_me_{conns}"] = summary(me)
+
+    me_vs_health(f"with {REVOKED_ENTRIES:,} entries", "revoked", base, [tasks_proc, redis])
+    # The same tasks-service without Redis (in-memory store, so no feed and no view): what
+    # `/me` costs without revocation, in the same run.
+    bare, bare_base = service("tasks-service", "TASKS", url, free_port(), {"TASKS__REDIS__URL": None})
+    me_vs_health("without a view", "bare", bare_base, [bare, redis])
+    bare.stop()
+
+    # Propagation: the time from a logout's response to the first 401 at each tasks-service,
+    # while /me runs at load on the first one.
+    http("POST", auth_base + "/auth/register", {"username": "bench", "password": PASSWORD})
+    logins = []
+    for _ in range(REVOCATIONS):
+        status, body = http("POST", auth_base + "/auth/login", {"username": "bench", "password": PASSWORD})
+        assert status == 200, (status, body)
+        logins.append(body)
+    log(f"revocation: propagation of {REVOCATIONS} logouts to two tasks-services under /me load")
+    load = subprocess.Popen(
+        ["taskset", "-c", LOAD_CORE, "wrk", "-t1", "-c32", f"-d{REVOCATIONS}s", "--timeout", "10s",
+         "-s", str(BENCH_DIR / "get.lua"), base],
+        env=dict(os.environ, BENCH_DIR=str(BENCH_DIR), **env_me),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    delays = {0: [], 1: []}
+    try:
+        time.sleep(1)
+        for body in logins:
+            token = body["access_token"]
+            assert all(http("GET", b + "/me", token=token)[0] == 200 for _, b in tasks)
+            status, _ = http("POST", auth_base + "/auth/logout", {"refresh_token": body["refresh_token"]})
+            t0 = time.perf_counter()
+            assert status == 204, status
+            out = {}
+            pollers = [threading.Thread(target=first_401, args=(b, token, t0, out, i))
+                       for i, (_, b) in enumerate(tasks)]
+            for poller in pollers:
+                poller.start()
+            for poller in pollers:
+                poller.join()
+            for i in delays:
+                delays[i].append(out[i])
+    finally:
+        load.terminate()
+        load.wait()
+    results["propagation_ms"] = {
+        f"tasks-service {i + 1}": {"p50": percentile(d, 50), "p99": percentile(d, 99), "max": max(d), "n": len(d)}
+        for i, d in delays.items()}
+
+    # Introspection beside /me.
+    live = [http("POST", auth_base + "/auth/login", {"username": "bench", "password": PASSWORD})[1]
+            for _ in range(64)]
+    tokens = write_tokens([body["access_token"] for body in live])
+    env_intro = {"TOKENS": tokens, "CLIENT_SECRET": CLIENT_SECRET}
+    log("revocation: introspection")
+    wrk("introspect.lua", auth_base, 32, WARMUP_SECONDS, env_intro)
+    results["cases"]["introspect"] = summary(
+        [measured("introspect.lua", auth_base, 32, env_intro, [auth, redis]) for _ in range(REPS)])
+
+    # Memory: a tasks-service holding a million entries, beside one holding none.
+    empty_redis, empty_url = redis_server()
+    idle_proc, idle_base = service("tasks-service", "TASKS", empty_url, free_port())
+    fill_revocations(url, MILLION - entries(base), until)
+    million_proc, million_base = service("tasks-service", "TASKS", url, free_port())
+    held = entries(million_base)
+    time.sleep(1)
+    results["revocation_rss"] = {"entries": held, "rss_mib": million_proc.rss_mib(),
+                                 "empty_rss_mib": idle_proc.rss_mib()}
+    log(f"revocation: {held:,} entries held in {million_proc.rss_mib():.1f} MiB RSS")
+    for proc in (million_proc, idle_proc, empty_redis, auth, *(p for p, _ in tasks)):
+        proc.stop()
+    redis.stop()
+
+
 # --- report ---------------------------------------------------------------------------
 
 def machine():
@@ -355,6 +502,66 @@ have to share the core that serves refreshes.
 
 def verdict(ok):
     return "met" if ok else "**missed**"
+
+
+def revocation_report(results):
+    c = results["cases"]
+    ratios = {conns: c[f"revoked_me_{conns}"]["rps"] / c[f"revoked_healthz_{conns}"]["rps"] for conns in (32, 64)}
+    bare = {conns: c[f"bare_me_{conns}"]["rps"] / c[f"bare_healthz_{conns}"]["rps"] for conns in (32, 64)}
+    prop = results["propagation_ms"]
+    worst_p99 = max(p["p99"] for p in prop.values())
+    memory = results["revocation_rss"]
+    held_mib = memory["rss_mib"] - memory["empty_rss_mib"]
+
+    def row(name, case, procs):
+        s = c[case]
+        cpu = ", ".join(f"{p} {s['cpu_us'][p]:.1f}" for p in procs)
+        return (f"| {name} | {s['rps']:,.0f} | {', '.join(f'{x:,}' for x in s['all_rps'])} | "
+                f"{s['p50_us'] / 1000:.2f} | {s['p99_us'] / 1000:.2f} | {cpu} | {s['errors']} |")
+
+    return [
+        "## Revocation",
+        "",
+        f"A tasks-service whose revocation view holds {REVOKED_ENTRIES:,} entries (loaded from the auth-service's "
+        "log in Redis at start-up, the feed subscribed), beside an auth-service and a second tasks-service on the "
+        "same Redis. `/healthz` and `/me` alternate as above.",
+        "",
+        "| case | req/s (median) | req/s per run | p50 ms | p99 ms | CPU µs/req | errors |",
+        "|---|---|---|---|---|---|---|",
+        *[row(f"tasks `GET /healthz` ({conns} conns)", f"revoked_healthz_{conns}", ["tasks-service", "redis"])
+          for conns in (32, 64)],
+        *[row(f"tasks `GET /me`, {REVOKED_ENTRIES:,} revoked entries ({conns} conns)", f"revoked_me_{conns}",
+              ["tasks-service", "redis"]) for conns in (32, 64)],
+        *[row(f"tasks `GET /healthz`, no view (in-memory, {conns} conns)", f"bare_healthz_{conns}",
+              ["tasks-service"]) for conns in (32, 64)],
+        *[row(f"tasks `GET /me`, no view (in-memory, {conns} conns)", f"bare_me_{conns}",
+              ["tasks-service"]) for conns in (32, 64)],
+        row("auth `POST /oauth/introspect` (active user tokens, 32 conns)", "introspect", ["auth-service", "redis"]),
+        "",
+        "Throughput on this VM drifts from minute to minute (compare the `/healthz` rows here with the Results "
+        "table above): compare the ratios within one pair of alternating runs, and the CPU µs/request, which "
+        "drifts less. The rows without a view (a tasks-service on its in-memory store: no feed, no view) show "
+        "what `/me` costs without revocation in the same run.",
+        "",
+        "Propagation: the time from a `POST /auth/logout` response to the first 401 from each tasks-service "
+        f"(polled from the harness, one `GET /me` after another), over {REVOCATIONS} logouts while wrk drives "
+        "`/me` at 32 connections on the first:",
+        "",
+        "| resource server | p50 ms | p99 ms | max ms | logouts |",
+        "|---|---|---|---|---|",
+        *[f"| {name} | {p['p50']:.2f} | {p['p99']:.2f} | {p['max']:.2f} | {p['n']} |" for name, p in prop.items()],
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+        *[f"| `/me` with {REVOKED_ENTRIES:,} entries ≥ 0.90 × `/healthz`, {conns} conns | {ratio:.3f} "
+          f"(without a view: {bare[conns]:.3f}) | {verdict(ratio >= 0.90)} |" for conns, ratio in ratios.items()],
+        f"| Redis CPU during `/me` ≈ 0 | {c['revoked_me_32']['cpu_us']['redis']:.2f} µs/req | "
+        f"{verdict(c['revoked_me_32']['cpu_us']['redis'] < 0.5)} |",
+        f"| propagation p99 ≤ 50 ms (loopback) | {worst_p99:.2f} ms | {verdict(worst_p99 <= 50)} |",
+        f"| RSS holding {memory['entries']:,} entries ≤ 150 MiB | {memory['rss_mib']:.1f} MiB "
+        f"({held_mib:.1f} MiB above an empty view's {memory['empty_rss_mib']:.1f}) | {verdict(memory['rss_mib'] <= 150)} |",
+        "",
+    ]
 
 
 def report(results, path):
@@ -424,6 +631,8 @@ def report(results, path):
         "(`auth-service keys generate`); the signature check dominates their CPU time (see criterion below).",
         "",
     ]
+    if "revoked_me_32" in c:
+        lines += revocation_report(results)
     if results.get("criterion_us"):
         lines += [
             "## auth-core (criterion)",
@@ -444,7 +653,7 @@ def report(results, path):
         "## Reproduce",
         "",
         "```sh",
-        "make bench            # builds, runs every case (≈ 5 minutes), rewrites BENCHMARKS.md",
+        "make bench            # builds, runs every case (≈ 15 minutes), rewrites BENCHMARKS.md",
         "BENCH_SECONDS=10 BENCH_REPS=5 make bench",
         "```",
         "",
@@ -465,14 +674,16 @@ def main():
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench: needs two cores (one for the servers, one for the load generator)")
     log("building release binaries")
+    # `--bins` too: naming an example alone would build only the example.
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "auth-service", "-p", "tasks-service",
-                    "--example", "argon2_rate"], check=True, cwd=ROOT)
+                    "--bins", "--example", "argon2_rate"], check=True, cwd=ROOT)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "auth-core", "--example", "mint_tokens"],
                    check=True, cwd=ROOT)
     results = {"cases": {}, "rss": {}}
-    only = os.environ.get("BENCH_ONLY")  # debugging aid: tasks, refresh or login
+    only = os.environ.get("BENCH_ONLY")  # debugging aid: tasks, refresh, login or revocation
     try:
-        for name, case in (("tasks", tasks_cases), ("refresh", auth_refresh_case), ("login", auth_login_cases)):
+        for name, case in (("tasks", tasks_cases), ("refresh", auth_refresh_case), ("login", auth_login_cases),
+                           ("revocation", revocation_cases)):
             if only in (None, name):
                 case(results)
     finally:

@@ -1,8 +1,9 @@
 """The multi-instance scenario that `make compose-test` (containers) and `make demo`
 (processes on loopback) both run through nginx: traffic reaches both instances of each
 service; an auth instance stops under load and nobody notices; Redis is killed and restarted
-and every session survives; a deleted account's tasks are purged across services. Standard
-library only.
+and every session survives; logouts reach both tasks instances within milliseconds while
+others keep calling; a deleted account's tasks are purged across services and its tokens
+stop. Standard library only.
 
 A cluster backend supplies the front door's URL and these operations: name the instance
 behind an `X-Upstream` address, stop/start one instance (start returns once it is ready),
@@ -15,6 +16,8 @@ then rotates the signing key while clients keep calling.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import json
 import shutil
 import statistics
@@ -119,6 +122,21 @@ class Phase:
             f"p50 {statistics.median(lat) * 1000:6.1f} ms  p99 {p99 * 1000:7.1f} ms  "
             f"{self.seconds:5.1f} s  [{seen}]"
         )
+
+
+@contextlib.contextmanager
+def background(stop: threading.Event, *targets):
+    """Runs each of `targets` in a thread for the duration of the block; at its end sets
+    `stop` (which the targets watch) and waits for them."""
+    workers = [threading.Thread(target=target) for target in targets]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
 
 
 class Client:
@@ -228,11 +246,7 @@ def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[P
             i += 1
             stop.wait(1.0)
 
-    workers = [threading.Thread(target=refresher, args=(s,)) for s in sessions]
-    workers.append(threading.Thread(target=logger_in))
-    for worker in workers:
-        worker.start()
-    try:
+    with background(stop, *(functools.partial(refresher, s) for s in sessions), logger_in):
         time.sleep(2)
         stopped = time.monotonic()
         cluster.stop("auth-1")
@@ -242,10 +256,6 @@ def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[P
         cluster.start("auth-1")
         log(f"  auth-1 back and healthy after {time.monotonic() - started:.1f} s")
         time.sleep(2)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
     phase.finish()
     log(phase.line())
     check(not phase.failures, f"client requests failed while auth-1 was away: {phase.failures[:5]}")
@@ -277,16 +287,16 @@ def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[P
     after = cluster.service_identities()
     check(after == identities, f"a service restarted with Redis: {identities} -> {after}")
 
+    phases.append(revocations(cluster, client, sessions, log))
+
     # 4. An account is deleted: the auth-service purges its tasks at a tasks instance over
-    # the internal network, with its own service token.
+    # the internal network, with its own service token, and its tokens stop everywhere.
     phase = Phase("account deleted, tasks purged")
     phases.append(phase)
     gone = sessions[0]
     reply = client.call("DELETE", "/auth/account", {"password": PASSWORD}, gone.access)
     phase.record("DELETE /auth/account", reply, cluster, (204,))
-    reply = client.call("GET", "/tasks", token=gone.access)  # still verifies until it expires
-    phase.record("GET /tasks", reply, cluster, (200,))
-    check(reply.body.get("tasks") == [], f"the deleted account's tasks remain: {reply.body}")
+    check(not refused_at_both(client, gone.access)[1], "the deleted account's token still works")
     reply = client.call("POST", "/auth/login", {"username": gone.username, "password": PASSWORD})
     phase.record("login after deletion", reply, cluster, (401,))
     phase.finish()
@@ -297,6 +307,78 @@ def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[P
     if rotate is not None:
         phases.append(rotation(cluster, client, sessions[1:], rotate, log))
     return phases
+
+
+PROPAGATION_BOUND = 5.0  # seconds: a feed that never delivers fails the scenario, not hangs it
+
+
+def refused_at_both(client: Client, token: str, since: float | None = None) -> tuple[dict[str, float], list[str]]:
+    """Polls `GET /me` with `token` through the front door until both tasks instances have
+    refused it as revoked; returns each instance's first refusal (ms after `since`) and any
+    answer that broke the promise (a 200 from an instance after it had refused)."""
+    since = time.monotonic() if since is None else since
+    first: dict[str, float] = {}
+    broken: list[str] = []
+    while len(first) < 2 and time.monotonic() - since < PROPAGATION_BOUND:
+        reply = client.call("GET", "/me", token=token)
+        instance = client.cluster.instance(reply.upstream)
+        if reply.status == 401 and reply.body.get("message") == "token has been revoked":
+            first.setdefault(instance, (time.monotonic() - since) * 1000)
+        elif instance in first:
+            broken.append(f"{instance} answered {reply.status} after refusing the token")
+    if len(first) < 2:
+        broken.append(f"not refused at both tasks instances within {PROPAGATION_BOUND} s: {first}")
+    return first, broken
+
+
+def revocations(cluster: Cluster, client: Client, others: list[Session], log, rounds: int = 5) -> Phase:
+    """3b. Logouts and logouts-everywhere while other sessions keep calling: every later
+    `/me` with a revoked token is 401 at both tasks instances. Measures, per revocation, the
+    time from the revoking response to each instance's first refusal."""
+    phase = Phase("revocations reach both tasks instances")
+    stop = threading.Event()
+
+    def caller(session: Session) -> None:
+        while not stop.is_set():
+            for path in ("/tasks", "/me"):
+                phase.record(f"GET {path}", client.call("GET", path, token=session.access), cluster, (200,))
+            stop.wait(0.01)
+
+    delays: list[float] = []
+    with background(stop, *(functools.partial(caller, s) for s in others[1:])):
+        for round_ in range(rounds):
+            name = f"revoked-{round_}-{int(time.time()) % 100000}"
+            reply = client.call("POST", "/auth/register", {"username": name, "password": PASSWORD})
+            phase.record(f"register {name}", reply, cluster, (201,))
+            one, two = login(client, phase, name), login(client, phase, name)
+            check(one is not None and two is not None, f"logins failed: {phase.failures}")
+            seen = set()
+            for _ in range(8):
+                reply = client.call("GET", "/me", token=one.access)
+                phase.record("GET /me before", reply, cluster, (200,))
+                seen.add(cluster.instance(reply.upstream))
+            check({"tasks-1", "tasks-2"} <= seen, f"not both tasks instances: {seen}")
+            # One session logged out; then the other logs out everywhere.
+            reply = client.call("POST", "/auth/logout", {"refresh_token": one.refresh})
+            phase.record("logout", reply, cluster, (204,))
+            first, broken = refused_at_both(client, one.access)
+            delays += first.values()
+            phase.failures += broken
+            reply = client.call("GET", "/me", token=two.access)
+            phase.record("other session still valid", reply, cluster, (200,))
+            reply = client.call("POST", "/auth/logout-all", {}, two.access)
+            phase.record("logout-all", reply, cluster, (204,))
+            first, broken = refused_at_both(client, two.access)
+            delays += first.values()
+            phase.failures += broken
+    phase.finish()
+    log(phase.line())
+    if delays:
+        ordered = sorted(delays)
+        log(f"  revocation propagation through the front door: p50 {statistics.median(ordered):.1f} ms, "
+            f"max {ordered[-1]:.1f} ms over {len(ordered)} refusals (polling resolution ≈ one request)")
+    check(not phase.failures, f"failures: {phase.failures[:5]}")
+    return phase
 
 
 def token_kid(token: str) -> str:
@@ -319,17 +401,10 @@ def rotation(cluster: Cluster, client: Client, sessions: list[Session], rotate, 
             stop.wait(0.1)
 
     old = token_kid(sessions[0].access)
-    workers = [threading.Thread(target=caller, args=(s,)) for s in sessions]
-    for worker in workers:
-        worker.start()
-    try:
+    with background(stop, *(functools.partial(caller, s) for s in sessions)):
         new, signs_from = rotate()
         log(f"  key {new[:12]}… published; it signs in {signs_from - time.time():.0f} s")
         time.sleep(max(0.0, signs_from - time.time()) + 3)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
     phase.finish()
     log(phase.line())
     check(not phase.failures, f"requests failed during the key rotation: {phase.failures[:5]}")

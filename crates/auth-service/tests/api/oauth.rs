@@ -1,6 +1,7 @@
 //! The OAuth 2.0 surface over real HTTP: `/oauth/token` with each grant and each way a
 //! client authenticates, RFC 6749 §5.2 errors, `/oauth/revoke` (RFC 7009) and the RFC 8414
-//! metadata. A stock client library runs the same flows in `oauth2_client.rs`.
+//! metadata (introspection and access-token revocation: `revocation.rs`). A stock client
+//! library runs the same flows in `oauth2_client.rs`.
 
 use auth_core::{Role, Subject};
 use auth_service::oauth::ClientSettings;
@@ -417,6 +418,14 @@ async fn metadata_names_the_endpoints_grants_and_scopes() {
     assert_eq!(
         document["revocation_endpoint"],
         "https://auth.example.com/oauth/revoke"
+    );
+    assert_eq!(
+        document["introspection_endpoint"],
+        "https://auth.example.com/oauth/introspect"
+    );
+    assert_eq!(
+        document["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
     assert_eq!(
         document["jwks_uri"],
