@@ -12,13 +12,17 @@
 //! the log in a second step (noted for the Cluster work).
 
 /// Prepended to every script that revokes. `revoke(log, channel, entry, now, until)`
-/// records and publishes one entry (JSON); `versions(sub, below, until)` is the JSON of
-/// "the user's tokens below version `below`".
+/// records and publishes one entry (JSON); `session(sid, until)` and `versions(sub, below,
+/// until)` are the JSON of "that session's tokens" and "the user's tokens below version
+/// `below`" (the shapes of `auth_core::Revocation`).
 pub(super) const REVOKE: &str = r"
 local function revoke(log, channel, entry, now, until_)
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now)
   redis.call('ZADD', log, until_, entry)
   redis.call('PUBLISH', channel, entry)
+end
+local function session(sid, until_)
+  return cjson.encode({kind = 'session', sid = sid, ['until'] = tonumber(until_)})
 end
 local function versions(sub, below, until_)
   return cjson.encode({kind = 'versions', sub = sub, below = below, ['until'] = tonumber(until_)})
@@ -46,7 +50,7 @@ return {u[1], u[2], tostring(ttl)}
 ";
 
 /// KEYS: session, user, index, log. ARGV: presented hash, successor hash, now, grace
-/// secs, idle secs, sid, channel, the session's revocation entry, its until. The whole
+/// secs, idle secs, sid, channel, revocation until. The whole
 /// refresh decision, atomically (see `Rotation`); reuse revokes the session.
 pub(super) const ROTATE: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'gen', 'ver', 'last_used_at', 'rotated_at', 'abs_exp')
@@ -75,30 +79,29 @@ if s[2] ~= '' and ARGV[1] == s[2] then
     return {'grace', u[1], u[2], tostring(math.min(abs, last_used + idle) - now)}
   end
   kill()
-  revoke(KEYS[4], ARGV[7], ARGV[8], ARGV[3], ARGV[9])
+  revoke(KEYS[4], ARGV[7], session(ARGV[6], ARGV[8]), ARGV[3], ARGV[8])
   return {'reused'}
 end
 return {'mismatch', s[3], s[1]}
 ";
 
-/// KEYS: session, index, log. ARGV: sid, channel, the session's revocation entry, now,
-/// until. Returns the number of sessions deleted (and revoked).
+/// KEYS: session, index, log. ARGV: sid, channel, now, until. Returns the number of
+/// sessions deleted (and revoked).
 pub(super) const END_SESSION: &str = r"
 local n = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if n > 0 then revoke(KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
+if n > 0 then revoke(KEYS[3], ARGV[2], session(ARGV[1], ARGV[4]), ARGV[3], ARGV[4]) end
 return n
 ";
 
-/// KEYS: session, index, log. ARGV: secret hash, sid, channel, the session's revocation
-/// entry, now, until. Deletes (and revokes) the session if the secret is its current or
-/// just-spent one.
+/// KEYS: session, index, log. ARGV: secret hash, sid, channel, now, until. Deletes (and
+/// revokes) the session if the secret is its current or just-spent one.
 pub(super) const LOGOUT: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'prev')
 if s[1] and (s[1] == ARGV[1] or (s[2] ~= '' and s[2] == ARGV[1])) then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
-  revoke(KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+  revoke(KEYS[3], ARGV[3], session(ARGV[2], ARGV[5]), ARGV[4], ARGV[5])
   return 1
 end
 return 0

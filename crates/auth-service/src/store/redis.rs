@@ -150,15 +150,6 @@ fn entry_json(at: Revoking, revoked: Revoked) -> Result<String, StoreError> {
     serde_json::to_string(&at.entry(revoked)).map_err(StoreError::unavailable)
 }
 
-fn session_entry(at: Revoking, sid: &SessionId) -> Result<String, StoreError> {
-    entry_json(
-        at,
-        Revoked::Session {
-            sid: sid.as_str().to_owned(),
-        },
-    )
-}
-
 fn user_from(fields: HashMap<String, String>) -> Result<Option<User>, StoreError> {
     if fields.is_empty() {
         return Ok(None);
@@ -360,10 +351,6 @@ impl AuthStore for RedisStore {
 
     async fn rotate(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError> {
         let mut con = self.con().await?;
-        let at = Revoking {
-            now: request.now,
-            until: request.revoke_until,
-        };
         let user_id = request.sid.user().to_string();
         let reply: Vec<String> = self
             .rotate
@@ -378,8 +365,7 @@ impl AuthStore for RedisStore {
             .arg(request.idle_secs)
             .arg(request.sid.as_str())
             .arg(&self.channel)
-            .arg(session_entry(at, request.sid)?)
-            .arg(at.until)
+            .arg(request.revoke_until)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -413,7 +399,6 @@ impl AuthStore for RedisStore {
             .key(&self.log)
             .arg(sid.as_str())
             .arg(&self.channel)
-            .arg(session_entry(at, sid)?)
             .arg(at.now)
             .arg(at.until)
             .invoke_async(&mut con)
@@ -436,7 +421,6 @@ impl AuthStore for RedisStore {
             .arg(secret_hash)
             .arg(sid.as_str())
             .arg(&self.channel)
-            .arg(session_entry(at, sid)?)
             .arg(at.now)
             .arg(at.until)
             .invoke_async::<i64>(&mut con)
