@@ -5,12 +5,14 @@
 //!   restartable mid-test, killed on drop.
 //! - [`http`]: assertions on the services' JSON responses.
 //! - [`raw`]: raw HTTP/1.1 on one connection (upgrade requests, stalled heads and bodies).
+//! - [`nginx`]: a private nginx with the test's server blocks (gateways in front of services).
 //! - [`support`]: the store backends, cheap argon2 parameters, `eventually`, and (feature
 //!   `tasks-service`) an in-process tasks-service.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test support: failing loudly is the point
 
 pub mod http;
+pub mod nginx;
 pub mod raw;
 pub mod support;
 

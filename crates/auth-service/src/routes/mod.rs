@@ -2,6 +2,7 @@
 //! [`crate::sessions::AppState`] and back; they decide nothing themselves.
 
 mod account;
+mod forward;
 mod health;
 mod oauth;
 mod session_list;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(account::delete_account),
         ))
         .service(route("/auth/me", web::get().to(session_list::me)))
+        .service(route("/auth/verify", web::get().to(forward::verify)))
         .service(route("/auth/sessions", web::get().to(session_list::list)))
         .service(route(
             "/auth/sessions/{id}",

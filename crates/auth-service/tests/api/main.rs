@@ -9,6 +9,7 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod credential_races;
+mod forward_auth;
 mod held_store;
 mod helpers;
 mod key_rotation;
