@@ -1,6 +1,7 @@
 //! Issue and verify for each algorithm, beside the floor: a bare HMAC-SHA256 over the same
 //! signing input. `cargo bench -p auth-core`; the HS256 target is verify ≤ 3× the floor.
-//! Also the revocation view's check with 100,000 entries.
+//! Also each algorithm through a warm verified-token cache, and the revocation view's check
+//! with 100,000 entries.
 
 #![allow(clippy::expect_used)] // a bench that cannot set up should stop loudly
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use auth_core::{
     Algorithm, ClaimsBuilder, Key, KeyRing, Revocation, RevocationView, Revoked, SystemClock,
-    Validation, Verifier,
+    Validation, VerifiedCache, Verifier,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -32,6 +33,17 @@ fn verifier(alg: Algorithm) -> Verifier {
         Arc::new(SystemClock),
     )
     .expect("verifier")
+}
+
+/// A verifier over the same ring as `verifier`, with a cache of `bytes`.
+fn verifier_with_cache(verifier: &Verifier, alg: Algorithm, bytes: u64) -> Verifier {
+    Verifier::from_shared(
+        verifier.shared_keys(),
+        Validation::new("tessera", "tasks").algorithms(&[alg]),
+        Arc::new(SystemClock),
+    )
+    .expect("verifier")
+    .with_cache(Arc::new(VerifiedCache::new(bytes)))
 }
 
 fn claims(i: usize, now: u64) -> auth_core::Claims {
@@ -62,6 +74,26 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % TOKENS;
                 verifier.verify(black_box(&tokens[i])).expect("valid")
+            })
+        });
+        // Through a cache too small to keep anything: every token a miss, verified in full
+        // and offered to the cache (what a token seen once costs with the cache on).
+        let missing = verifier_with_cache(&verifier, alg, 1);
+        c.bench_function(&format!("verify/{alg}-cache-miss"), |b| {
+            b.iter(|| {
+                i = (i + 1) % TOKENS;
+                missing.verify(black_box(&tokens[i])).expect("valid")
+            })
+        });
+        // The same tokens through a warm verified-token cache: every one a hit.
+        let cached = verifier_with_cache(&verifier, alg, 64 << 20);
+        for token in &tokens {
+            cached.verify(token).expect("valid");
+        }
+        c.bench_function(&format!("verify/{alg}-cache-hit"), |b| {
+            b.iter(|| {
+                i = (i + 1) % TOKENS;
+                cached.verify(black_box(&tokens[i])).expect("valid")
             })
         });
         if alg == Algorithm::HS256 {

@@ -11,10 +11,13 @@
 //! - [`verify`]: [`Verifier`], the one verification routine, and [`VerifyError`].
 //! - [`revocation`]: [`RevocationView`], what has been revoked (sessions, token versions,
 //!   single tokens), checked after the signature without I/O.
+//! - [`cache`]: [`VerifiedCache`], tokens that verified, by their bytes, so a token seen
+//!   again skips the signature (every hit rechecked against keys, time and revocation).
 //! - [`error`]: start-up and signing errors, and the JSON error body every service sends.
 //! - `actix` (feature `actix`): the [`actix::Authenticated`] extractor and 401/403 rendering.
 
 pub mod alg;
+pub mod cache;
 pub mod claims;
 pub mod clock;
 pub mod error;
@@ -27,6 +30,7 @@ pub mod verify;
 pub mod actix;
 
 pub use alg::Algorithm;
+pub use cache::VerifiedCache;
 pub use claims::{Audience, Claims, ClaimsBuilder, Role, Subject, SCOPE_TASKS_PURGE};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorBody, SetupError, SignError};

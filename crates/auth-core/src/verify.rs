@@ -16,6 +16,7 @@ use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
+use crate::cache::{Verified, VerifiedCache};
 use crate::{
     Algorithm, Claims, Clock, Key, KeyRing, RevocationView, SetupError, SharedKeys, Verdict, B64,
     TOKEN_TYPE,
@@ -183,6 +184,8 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     /// What has been revoked, checked after everything else; `None`: nothing is.
     revocation: Option<Arc<RevocationView>>,
+    /// Tokens that verified, by their bytes; `None`: every token is verified in full.
+    cache: Option<Arc<VerifiedCache>>,
 }
 
 impl fmt::Debug for Verifier {
@@ -263,6 +266,7 @@ impl Verifier {
             algorithms,
             clock,
             revocation: None,
+            cache: None,
         })
     }
 
@@ -289,11 +293,60 @@ impl Verifier {
         self.keys.replace(keys);
     }
 
+    /// Keeps the tokens that verify in `cache`, so the next presentation of the same bytes
+    /// skips the signature (and is still checked against the ring, the clock and the
+    /// revocation view: see [`crate::cache`]).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<VerifiedCache>) -> Verifier {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The verified-token cache, if there is one.
+    pub fn cache(&self) -> Option<&Arc<VerifiedCache>> {
+        self.cache.as_ref()
+    }
+
     /// Verifies a compact JWS access token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLong);
         }
+        let now = self.clock.now();
+        let Some(cache) = &self.cache else {
+            let (claims, _) = self.verify_signed(token, now, false)?;
+            self.check_revocation(&claims, now)?;
+            return Ok(claims);
+        };
+        if let Some(hit) = cache.get(token) {
+            if self.still_valid(&hit, now) {
+                self.check_revocation(&hit.claims, now)?;
+                return Ok(hit.claims.clone());
+            }
+            // Expired, or its key dropped: gone from the cache, and the full path below
+            // gives the answer an uncached verifier would.
+            cache.remove(token);
+        }
+        let (claims, kid) = self.verify_signed(token, now, true)?;
+        self.check_revocation(&claims, now)?;
+        let verified = Verified {
+            claims: claims.clone(),
+            kid: kid.unwrap_or_default(),
+        };
+        cache.insert(token, verified, |entry| {
+            self.check_claims(&entry.claims, now).is_ok()
+        });
+        Ok(claims)
+    }
+
+    /// Everything but revocation: format, header, key, signature, claims. With `kid`, also
+    /// the id of the key that verified (for the cache).
+    fn verify_signed(
+        &self,
+        token: &str,
+        now: u64,
+        kid: bool,
+    ) -> Result<(Claims, Option<Box<str>>), VerifyError> {
         let (signing_input, signature) = token.rsplit_once('.').ok_or(VerifyError::Malformed)?;
         let (header, payload) = signing_input
             .split_once('.')
@@ -302,7 +355,6 @@ impl Verifier {
             return Err(VerifyError::Malformed);
         }
 
-        let now = self.clock.now();
         let ring = self.keys.load();
         let key = self.key_for(&ring, header, now)?;
 
@@ -314,14 +366,32 @@ impl Verifier {
 
         let claims: Claims = parse_object(decode(payload, &mut buf)?).ok_or(VerifyError::Claims)?;
         self.check_claims(&claims, now)?;
-        if let Some(view) = &self.revocation {
-            match view.verdict(&claims, now) {
-                Verdict::Valid => {}
-                Verdict::Revoked => return Err(VerifyError::Revoked),
-                Verdict::Stale => return Err(VerifyError::RevocationStale),
-            }
+        Ok((claims, kid.then(|| key.kid().into())))
+    }
+
+    /// Whether a cached token would still verify at `now`: its key is still in the ring,
+    /// not dropped, and allowed; its time claims still hold.
+    fn still_valid(&self, hit: &Verified, now: u64) -> bool {
+        let ring = self.keys.load();
+        let key_live = ring
+            .find_live(now, |key| {
+                key.kid() == &*hit.kid && self.algorithms.contains(&key.alg())
+            })
+            .is_some();
+        key_live && self.check_claims(&hit.claims, now).is_ok()
+    }
+
+    /// The last check: the revocation view, when there is one.
+    fn check_revocation(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
+        match self
+            .revocation
+            .as_ref()
+            .map(|view| view.verdict(claims, now))
+        {
+            None | Some(Verdict::Valid) => Ok(()),
+            Some(Verdict::Revoked) => Err(VerifyError::Revoked),
+            Some(Verdict::Stale) => Err(VerifyError::RevocationStale),
         }
-        Ok(claims)
     }
 
     /// Header checks, ending with the key the token names and must be signed with (a

@@ -69,6 +69,9 @@ impl AppState {
         if let Some(view) = &revoked {
             verifier = verifier.with_revocation(view.clone());
         }
+        if let Some(cache) = settings.jwt.verified_cache() {
+            verifier = verifier.with_cache(cache);
+        }
         let issuer = Issuer::new(
             verifier.shared_keys(),
             &settings.jwt.issuer,

@@ -69,6 +69,9 @@ impl Application {
             verifier = verifier.with_revocation(view.clone());
             service_kit::revocation::first_load(view, FIRST_LOAD_WAIT).await;
         }
+        if let Some(cache) = settings.jwt.verified_cache() {
+            verifier = verifier.with_cache(cache);
+        }
         let verifier = Arc::new(verifier);
         let remote = RemoteKeys::new(&settings.jwt, ENV_PREFIX, verifier.clone(), clock.clone())?
             .map(Arc::new);
