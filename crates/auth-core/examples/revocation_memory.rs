@@ -5,14 +5,10 @@
 
 use auth_core::{Revocation, RevocationView, Revoked};
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
-}
+#[path = "support/rss.rs"]
+mod rss;
+
+use rss::rss_kib;
 
 fn main() {
     let entries: usize = std::env::args()
