@@ -163,10 +163,6 @@ impl RevocationView {
         self.heard_at().map(|at| now.saturating_sub(at))
     }
 
-    pub fn staleness(&self) -> Staleness {
-        self.staleness
-    }
-
     /// Whether verified `claims` are revoked at `now`.
     pub fn is_revoked(&self, claims: &Claims, now: u64) -> bool {
         if self.entries.is_empty() {

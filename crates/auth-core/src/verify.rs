@@ -302,11 +302,6 @@ impl Verifier {
         self
     }
 
-    /// The verified-token cache, if there is one.
-    pub fn cache(&self) -> Option<&Arc<VerifiedCache>> {
-        self.cache.as_ref()
-    }
-
     /// Verifies a compact JWS access token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
