@@ -1,6 +1,8 @@
 //! actix-web integration (feature `actix`): the [`Authenticated`] extractor that handlers
 //! take to get a verified caller, role and scope requirements, and RFC 6750 responses
-//! (401/403 with `WWW-Authenticate`) carrying Tessera's JSON error body.
+//! (401/403 with `WWW-Authenticate`) carrying Tessera's JSON error body. The rules
+//! themselves live in [`crate::bearer`]; this module reads actix requests and writes
+//! actix responses.
 //!
 //! The [`Verifier`] must be registered as `web::Data<Verifier>`; a resource server that
 //! fetches keys also registers its [`KeySource`] as `web::Data<dyn KeySource>`, and a token
@@ -8,7 +10,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -16,59 +17,9 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::{Claims, ErrorBody, KeySource, Role, Verifier, VerifyError};
-
-/// The `realm` of every Bearer challenge.
-pub const REALM: &str = "tessera";
-
-/// A caller whose access token verified. Taking it as a handler parameter is how a route
-/// requires authentication; an invalid token is a 401, never an anonymous caller.
-#[derive(Clone, Debug)]
-pub struct Authenticated(Claims);
-
-impl Authenticated {
-    /// The verified claims.
-    pub fn claims(&self) -> &Claims {
-        &self.0
-    }
-
-    /// The verified claims, owned.
-    pub fn into_claims(self) -> Claims {
-        self.0
-    }
-
-    /// `Ok` when the caller has `role`; otherwise a 403 `insufficient_scope`.
-    pub fn require_role(&self, role: Role) -> Result<(), AuthError> {
-        if self.0.has_role(role) {
-            Ok(())
-        } else {
-            Err(AuthError::MissingRole(role))
-        }
-    }
-
-    /// The end user's id; a service (client-credentials) token is a 403
-    /// `insufficient_scope` — for routes that act on a user's own data.
-    pub fn require_user(&self) -> Result<&str, AuthError> {
-        self.0.user_id().ok_or(AuthError::NotAUser)
-    }
-
-    /// `Ok` when the token grants `scope`; otherwise a 403 `insufficient_scope`.
-    pub fn require_scope(&self, scope: &'static str) -> Result<(), AuthError> {
-        if self.0.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(AuthError::MissingScope(scope))
-        }
-    }
-}
-
-impl Deref for Authenticated {
-    type Target = Claims;
-
-    fn deref(&self) -> &Claims {
-        &self.0
-    }
-}
+use crate::bearer::{verify, verify_with_new_keys, wants_new_keys};
+pub use crate::bearer::{AuthError, Authenticated, REALM};
+use crate::{ErrorBody, KeySource, Verifier};
 
 impl FromRequest for Authenticated {
     type Error = AuthError;
@@ -76,7 +27,7 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> AuthFuture {
         let result = authenticate(req);
-        if result.as_ref().err() != Some(&AuthError::InvalidToken(VerifyError::UnknownKid)) {
+        if !wants_new_keys(&result) {
             return AuthFuture(Step::Done(Some(result)));
         }
         let (Some(source), Some(verifier), Ok(token)) = (
@@ -87,13 +38,7 @@ impl FromRequest for Authenticated {
             return AuthFuture(Step::Done(Some(result)));
         };
         AuthFuture(Step::Refetching(Box::pin(async move {
-            if !source.unknown_kid().await {
-                return Err(AuthError::InvalidToken(VerifyError::UnknownKid));
-            }
-            verifier
-                .verify(&token)
-                .map(Authenticated)
-                .map_err(AuthError::InvalidToken)
+            verify_with_new_keys(&**source, &verifier, &token).await
         })))
     }
 }
@@ -135,128 +80,22 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, AuthError> {
     let verifier = req
         .app_data::<web::Data<Verifier>>()
         .ok_or(AuthError::NotConfigured)?;
-    let token = bearer_token(req)?;
-    verifier
-        .verify(token)
-        .map(Authenticated)
-        .map_err(AuthError::InvalidToken)
+    verify(verifier, bearer_token(req)?)
 }
 
-/// The token of the request's one `Authorization: Bearer <token>` header (RFC 6750 §2.1;
-/// the scheme is case-insensitive). Tokens in the query string or body are never read, and
-/// two `Authorization` headers are refused rather than resolved by picking one.
+/// The token of the request's one `Authorization: Bearer <token>` header
+/// ([`crate::bearer::bearer_token`]).
 pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
-    let mut values = req.headers().get_all(header::AUTHORIZATION);
-    let value = values.next().ok_or(AuthError::MissingToken)?;
-    if values.next().is_some() {
-        return Err(AuthError::MultipleHeaders);
-    }
-    let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
-    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
-        return Err(AuthError::MalformedHeader);
-    }
-    Ok(token)
+    crate::bearer::bearer_token(
+        req.headers()
+            .get_all(header::AUTHORIZATION)
+            .map(|value| value.as_bytes()),
+    )
 }
-
-/// Why a request was not let through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// No `Authorization` header.
-    MissingToken,
-    /// `Authorization` is not a single `Bearer <token>`.
-    MalformedHeader,
-    /// More than one `Authorization` header.
-    MultipleHeaders,
-    /// The token did not verify.
-    InvalidToken(VerifyError),
-    /// The token verified but was revoked since (a service that checks revocation, such
-    /// as the auth-service after logout-all, says so).
-    Revoked,
-    /// Valid token, but not this role.
-    MissingRole(Role),
-    /// Valid token, but not this scope.
-    MissingScope(&'static str),
-    /// A service's token on a route for end users.
-    NotAUser,
-    /// The app registered no `web::Data<Verifier>`: a server bug, not the caller's fault.
-    NotConfigured,
-}
-
-impl AuthError {
-    /// Stable machine code: `invalid_token`, `insufficient_scope`, `revocation_stale` or
-    /// `internal_error`.
-    pub fn code(&self) -> &'static str {
-        if self.is_stale() {
-            return "revocation_stale";
-        }
-        match self.status_code() {
-            StatusCode::UNAUTHORIZED => "invalid_token",
-            StatusCode::FORBIDDEN => "insufficient_scope",
-            _ => "internal_error",
-        }
-    }
-
-    fn description(&self) -> &'static str {
-        match self {
-            AuthError::MissingToken => "missing bearer token",
-            AuthError::MalformedHeader => "authorization header is not `Bearer <token>`",
-            AuthError::MultipleHeaders => "more than one authorization header",
-            AuthError::InvalidToken(err) => err.description(),
-            AuthError::Revoked => "token has been revoked",
-            AuthError::MissingRole(_) => "the token lacks the required role",
-            AuthError::MissingScope(_) => "the token lacks the required scope",
-            AuthError::NotAUser => "this route is for end users, not services",
-            AuthError::NotConfigured => "authentication is not configured",
-        }
-    }
-
-    /// The revocation view is stale and refuses every token: the server's state.
-    fn is_stale(&self) -> bool {
-        *self == AuthError::InvalidToken(VerifyError::RevocationStale)
-    }
-
-    /// The RFC 6750 §3 challenge. Every value in it is fixed text from this crate.
-    fn challenge(&self) -> Option<String> {
-        if self.is_stale() {
-            return None;
-        }
-        let base = format!(
-            r#"Bearer realm="{REALM}", error="{}", error_description="{}""#,
-            self.code(),
-            self.description()
-        );
-        match self {
-            AuthError::NotConfigured => None,
-            AuthError::MissingScope(scope) => Some(format!(r#"{base}, scope="{scope}""#)),
-            _ => Some(base),
-        }
-    }
-}
-
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuthError::MissingRole(role) => write!(f, "this requires the `{role}` role"),
-            AuthError::MissingScope(scope) => write!(f, "this requires the `{scope}` scope"),
-            _ => f.write_str(self.description()),
-        }
-    }
-}
-
-impl std::error::Error for AuthError {}
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            AuthError::MissingRole(_) | AuthError::MissingScope(_) | AuthError::NotAUser => {
-                StatusCode::FORBIDDEN
-            }
-            AuthError::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-            _ if self.is_stale() => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
-        }
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -264,10 +103,10 @@ impl ResponseError for AuthError {
         if let Some(challenge) = self.challenge() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if self.is_stale() {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
-        response.json(ErrorBody::new(self.code(), self.to_string()))
+        response.json(self.body())
     }
 }
 
@@ -286,9 +125,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::{ClaimsBuilder, Key, KeyRing, ManualClock, Validation};
-
-    const NOW: u64 = 1_700_000_000;
+    use crate::bearer::test_support::{token, token_of_key, verifier, Swapper, NOW};
+    use crate::{ManualClock, Role};
 
     #[get("/me")]
     async fn me(user: Authenticated) -> HttpResponse {
@@ -305,25 +143,6 @@ mod tests {
     async fn write(user: Authenticated) -> Result<HttpResponse, AuthError> {
         user.require_scope("tasks:write")?;
         Ok(HttpResponse::Ok().finish())
-    }
-
-    fn verifier(clock: &ManualClock) -> Verifier {
-        let key = Key::hs256("k1", b"actix-tests-secret-0123456789abcdef").unwrap();
-        let ring = KeyRing::new(key).unwrap();
-        Verifier::new(
-            ring,
-            Validation::new("tessera", "tasks"),
-            Arc::new(clock.clone()),
-        )
-        .unwrap()
-    }
-
-    fn token(verifier: &Verifier, role: Role) -> String {
-        let claims = ClaimsBuilder::user("tessera", "tasks", "user-1", "sid-1")
-            .role(role)
-            .build(NOW)
-            .unwrap();
-        verifier.keys().sign(&claims).unwrap()
     }
 
     /// Sends `req` to an app with the three routes and returns (status, challenge, body).
@@ -518,46 +337,17 @@ mod tests {
         assert_eq!(body["error"], "internal_error");
     }
 
-    /// A key source that, when asked, swaps `next` into the verifier (if it has one left).
-    struct Swapper {
-        verifier: web::Data<Verifier>,
-        next: std::sync::Mutex<Option<KeyRing>>,
-        asked: std::sync::atomic::AtomicUsize,
-    }
-
-    impl KeySource for Swapper {
-        fn unknown_kid(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
-            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let next = self.next.lock().unwrap().take();
-            let swapped = next.map(|ring| self.verifier.replace_keys(ring)).is_some();
-            Box::pin(std::future::ready(swapped))
-        }
-    }
-
     /// An unknown `kid` waits for one look at the key source, then verifies with what it
     /// brought; a source with nothing new leaves the 401.
     #[actix_web::test]
     async fn an_unknown_kid_asks_the_key_source_once() {
         let clock = ManualClock::new(NOW);
-        let verifier = web::Data::new(verifier(&clock));
-        let newer =
-            KeyRing::new(Key::hs256("k2", b"actix-tests-newer-secret-0123456789ab").unwrap())
-                .unwrap();
-        let t = newer
-            .sign(
-                &ClaimsBuilder::user("tessera", "tasks", "user-2", "sid-2")
-                    .build(NOW)
-                    .unwrap(),
-            )
-            .unwrap();
-        let source = Arc::new(Swapper {
-            verifier: verifier.clone(),
-            next: std::sync::Mutex::new(Some(newer)),
-            asked: std::sync::atomic::AtomicUsize::new(0),
-        });
+        let verifier = Arc::new(verifier(&clock));
+        let (newer, t) = token_of_key("k2", b"adapter-tests-newer-secret-0123456789ab");
+        let source = Arc::new(Swapper::new(verifier.clone(), newer));
         let app = init_service(
             App::new()
-                .app_data(verifier)
+                .app_data(web::Data::from(verifier))
                 .app_data(web::Data::from(source.clone() as Arc<dyn KeySource>))
                 .service(me),
         )
@@ -574,30 +364,18 @@ mod tests {
             StatusCode::OK,
             "verified with the fetched key"
         );
-        assert_eq!(source.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(source.asked(), 1);
 
-        let stranger =
-            KeyRing::new(Key::hs256("k3", b"actix-tests-stranger-secret-0123456789").unwrap())
-                .unwrap()
-                .sign(
-                    &ClaimsBuilder::user("tessera", "tasks", "user-3", "sid-3")
-                        .build(NOW)
-                        .unwrap(),
-                )
-                .unwrap();
+        let (_, stranger) = token_of_key("k3", b"adapter-tests-stranger-secret-0123456789");
         let resp = call_service(&app, call(&stranger)).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let body: Value = read_body_json(resp).await;
         assert_eq!(body["message"], "token key id is unknown");
-        assert_eq!(
-            source.asked.load(std::sync::atomic::Ordering::SeqCst),
-            2,
-            "asked once more"
-        );
+        assert_eq!(source.asked(), 2, "asked once more");
 
         // Other failures never reach the source.
         let resp = call_service(&app, call("not.a.token")).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(source.asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(source.asked(), 2);
     }
 }

@@ -14,9 +14,18 @@
 //! - [`cache`]: [`VerifiedCache`], tokens that verified, by their bytes, so a token seen
 //!   again skips the signature (every hit rechecked against keys, time and revocation).
 //! - [`error`]: start-up and signing errors, and the JSON error body every service sends.
-//! - `actix` (feature `actix`): the [`actix::Authenticated`] extractor and 401/403 rendering.
+//! - [`bearer`]: the rules of a Bearer-protected request, shared by the adapters below:
+//!   [`bearer::Authenticated`], [`bearer::AuthError`] (status, challenge, JSON body).
+//! - `actix` (feature `actix`): the `Authenticated` extractor and 401/403 rendering.
+//! - `tower` (feature `tower`): `BearerAuth` and its `RequireAuthLayer` for any tower
+//!   service over `http` requests.
+//! - `axum` (feature `axum`, implies `tower`): `Authenticated` as an axum extractor and
+//!   `AuthError` as a response.
+//!
+//! Without these features auth-core pulls in no HTTP stack.
 
 pub mod alg;
+pub mod bearer;
 pub mod cache;
 pub mod claims;
 pub mod clock;
@@ -28,6 +37,10 @@ pub mod verify;
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use alg::Algorithm;
 pub use cache::VerifiedCache;
