@@ -139,6 +139,9 @@ mod tests {
         }
     }
 
+    /// Status, error code, and a part of the challenge.
+    type Expected = (u16, &'static str, &'static str);
+
     fn bearer(token: &str) -> String {
         format!("Bearer {token}")
     }
@@ -159,7 +162,7 @@ mod tests {
         };
         let auth = BearerAuth::new(verifier);
         let invalid = |description: &'static str| (401, "invalid_token", description);
-        let cases: Vec<(&str, Vec<String>, (u16, &str, &str))> = vec![
+        let cases: Vec<(&str, Vec<String>, Expected)> = vec![
             ("/me", vec![], invalid("missing bearer token")),
             (
                 "/me",
