@@ -1,5 +1,6 @@
 //! Tessera's shared token core: the access-token claims, the key ring, issuing, and the
-//! one verification routine every service uses. No I/O: no Redis, no HTTP client.
+//! one verification routine every service uses. No I/O (no Redis; an HTTP client only
+//! with the `jwks` feature).
 //!
 //! # Layout
 //! - [`alg`]: the supported JWS algorithms (`none` is not representable).
@@ -21,8 +22,10 @@
 //!   service over `http` requests.
 //! - `axum` (feature `axum`, implies `tower`): `Authenticated` as an axum extractor and
 //!   `AuthError` as a response.
+//! - `jwks` (feature `jwks`): `RemoteKeys`, a resource server's keys fetched from the
+//!   auth-service's JWKS and kept fresh — the one piece of I/O here.
 //!
-//! Without these features auth-core pulls in no HTTP stack.
+//! Without these features auth-core pulls in no HTTP stack and does no I/O.
 
 pub mod alg;
 pub mod bearer;
@@ -39,6 +42,8 @@ pub mod verify;
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 #[cfg(feature = "tower")]
 pub mod tower;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
-use service_kit::jwks::{JwksError, RemoteKeys};
+use service_kit::jwks::{remote_keys, JwksError};
 use service_kit::keys::{verification_keys, KeyError};
 use service_kit::redis::RedisSetupError;
 use service_kit::revocation::FIRST_LOAD_WAIT;
@@ -73,12 +73,10 @@ impl Application {
             verifier = verifier.with_cache(cache);
         }
         let verifier = Arc::new(verifier);
-        let remote = RemoteKeys::new(&settings.jwt, ENV_PREFIX, verifier.clone(), clock.clone())?
-            .map(Arc::new);
-        if let Some(remote) = &remote {
-            remote.fetch_at_start().await;
-            remote.clone().spawn_refresher();
-        }
+        let remote = match remote_keys(&settings.jwt, verifier.clone(), clock.clone())? {
+            Some(remote) => Some(remote.start().await),
+            None => None,
+        };
         let readiness = web::Data::new(Readiness {
             keys: remote.clone(),
             revoked,
