@@ -22,11 +22,16 @@ test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) test --workspace --all-features
+	scripts/recipes-test.sh
 	scripts/web-test.sh
 
 ## Only the browser tests of web/ (scripts/web-test.sh; artifacts in target/web-artifacts/).
 test-web: test-deps
 	scripts/web-test.sh
+
+## Only the tested other-language recipes (docs/verify-in-other-languages.md).
+test-recipes: test-deps
+	scripts/recipes-test.sh
 
 test-deps:
 	@scripts/test-deps.sh
