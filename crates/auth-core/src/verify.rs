@@ -29,9 +29,10 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 /// Clock-skew allowance unless configured otherwise.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
-/// Room for any decoded segment of a token within [`MAX_TOKEN_LEN`]; decoding goes into a
-/// stack buffer of this size, so verification does not allocate for base64.
-const DECODE_BUF_LEN: usize = MAX_TOKEN_LEN / 4 * 3 + 3;
+/// Decoded segments up to this size (every segment of every token Tessera issues) go into a
+/// stack buffer, so verification does not allocate for base64; larger ones, up to
+/// [`MAX_TOKEN_LEN`], into a heap buffer. Small, because the buffer is zeroed per token.
+const STACK_DECODE_LEN: usize = 1024;
 
 /// What a token must say about itself to be accepted, besides a good signature.
 #[derive(Clone, Debug)]
@@ -353,13 +354,12 @@ impl Verifier {
         let ring = self.keys.load();
         let key = self.key_for(&ring, header, now)?;
 
-        let mut buf = [0u8; DECODE_BUF_LEN];
-        let signature = decode(signature, &mut buf)?;
-        if !key.verify_signature(signing_input.as_bytes(), signature) {
+        let mut scratch = Scratch::new();
+        if !key.verify_signature(signing_input.as_bytes(), scratch.decode(signature)?) {
             return Err(VerifyError::BadSignature);
         }
 
-        let claims: Claims = parse_object(decode(payload, &mut buf)?).ok_or(VerifyError::Claims)?;
+        let claims: Claims = parse_object(scratch.decode(payload)?).ok_or(VerifyError::Claims)?;
         self.check_claims(&claims, now)?;
         Ok((claims, kid.then(|| key.kid().into())))
     }
@@ -408,8 +408,8 @@ impl Verifier {
             };
         }
 
-        let mut buf = [0u8; DECODE_BUF_LEN];
-        let header: Header = parse_object(decode(encoded, &mut buf)?).ok_or(VerifyError::Header)?;
+        let mut scratch = Scratch::new();
+        let header: Header = parse_object(scratch.decode(encoded)?).ok_or(VerifyError::Header)?;
 
         let alg = header.alg.ok_or(VerifyError::MissingAlg)?;
         let alg = Algorithm::from_name(&alg).ok_or(VerifyError::UnsupportedAlg)?;
@@ -473,12 +473,34 @@ fn is_access_token_type(typ: &str) -> bool {
     typ.eq_ignore_ascii_case(TOKEN_TYPE)
 }
 
-/// Strict base64url into `buf`, returning the decoded bytes.
-fn decode<'b>(segment: &str, buf: &'b mut [u8; DECODE_BUF_LEN]) -> Result<&'b [u8], VerifyError> {
-    let len = B64
-        .decode_slice(segment, buf)
-        .map_err(|_| VerifyError::Base64)?;
-    Ok(&buf[..len])
+/// Where a segment is decoded: a small stack buffer, or a heap one for larger segments.
+struct Scratch {
+    stack: [u8; STACK_DECODE_LEN],
+    heap: Vec<u8>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            stack: [0; STACK_DECODE_LEN],
+            heap: Vec::new(),
+        }
+    }
+
+    /// Strict base64url of `segment`, decoded into this scratch space.
+    fn decode(&mut self, segment: &str) -> Result<&[u8], VerifyError> {
+        let room = segment.len() / 4 * 3 + 3;
+        let buf: &mut [u8] = if room <= STACK_DECODE_LEN {
+            &mut self.stack
+        } else {
+            self.heap.resize(room, 0);
+            &mut self.heap
+        };
+        let len = B64
+            .decode_slice(segment, buf)
+            .map_err(|_| VerifyError::Base64)?;
+        Ok(&buf[..len])
+    }
 }
 
 /// Parses a JSON object, and only an object: serde's derive would also accept an array

@@ -688,6 +688,24 @@ fn oversized_token_is_rejected_before_parsing() {
 }
 
 #[test]
+fn a_large_token_under_the_cap_verifies_and_its_tampered_twin_does_not() {
+    // A payload too large for the stack buffer is decoded on the heap, with the same rules.
+    let large = with_claim("scope", json!("tasks:read ".repeat(400)));
+    let token = hs_token(&large);
+    assert!(
+        token.len() > 4_000 && token.len() <= MAX_TOKEN_LEN,
+        "{}",
+        token.len()
+    );
+    let claims = verifier().verify(&token).unwrap();
+    assert_eq!(claims.scope.as_deref().map(str::len), Some(4_400));
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let flipped = if input.ends_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{}{flipped}.{signature}", &input[..input.len() - 1]);
+    assert!(verifier().verify(&tampered).is_err());
+}
+
+#[test]
 fn descriptions_never_contain_token_text() {
     let token = hs_token(&with_claim("iss", json!("evil")));
     let err = verifier().verify(&token).unwrap_err();
