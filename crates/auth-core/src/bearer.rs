@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use crate::{Claims, ErrorBody, KeySource, Role, Verifier, VerifyError};
 
@@ -15,7 +16,7 @@ pub const REALM: &str = "tessera";
 /// A caller whose access token verified. Taking it as a handler parameter is how a route
 /// requires authentication; an invalid token is a 401, never an anonymous caller.
 #[derive(Clone, Debug)]
-pub struct Authenticated(Claims);
+pub struct Authenticated(Arc<Claims>);
 
 impl Authenticated {
     /// The verified claims.
@@ -23,9 +24,9 @@ impl Authenticated {
         &self.0
     }
 
-    /// The verified claims, owned.
+    /// The verified claims, owned (a copy when the verified-token cache shares them).
     pub fn into_claims(self) -> Claims {
-        self.0
+        Arc::unwrap_or_clone(self.0)
     }
 
     /// `Ok` when the caller has `role`; otherwise a 403 `insufficient_scope`.
@@ -85,7 +86,7 @@ pub fn bearer_token<'a>(
 /// The synchronous part of authenticating: verify `token` as the verifier stands.
 pub(crate) fn verify(verifier: &Verifier, token: &str) -> Result<Authenticated, AuthError> {
     verifier
-        .verify(token)
+        .verify_shared(token)
         .map(Authenticated)
         .map_err(AuthError::InvalidToken)
 }

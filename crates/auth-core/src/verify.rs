@@ -305,6 +305,12 @@ impl Verifier {
 
     /// Verifies a compact JWS access token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verify_shared(token).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Verifier::verify`], with the claims shared: a verified-token cache hit hands out
+    /// the cached claims without copying them (what the framework adapters use).
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLong);
         }
@@ -312,7 +318,7 @@ impl Verifier {
         let Some(cache) = &self.cache else {
             let (claims, _) = self.verify_signed(token, now, false)?;
             self.check_revocation(&claims, now)?;
-            return Ok(claims);
+            return Ok(Arc::new(claims));
         };
         if let Some(hit) = cache.get(token) {
             if self.still_valid(&hit, now) {
@@ -325,6 +331,7 @@ impl Verifier {
         }
         let (claims, kid) = self.verify_signed(token, now, true)?;
         self.check_revocation(&claims, now)?;
+        let claims = Arc::new(claims);
         let verified = Verified {
             claims: claims.clone(),
             kid: kid.unwrap_or_default(),
