@@ -747,7 +747,7 @@ def report(results, path):
         "## Reproduce",
         "",
         "```sh",
-        "make bench            # builds, runs every case (≈ 15 minutes), rewrites BENCHMARKS.md",
+        "make bench            # builds, runs every case (≈ 18 minutes), rewrites BENCHMARKS.md",
         "BENCH_SECONDS=10 BENCH_REPS=5 make bench",
         "```",
         "",
