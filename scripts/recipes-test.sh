@@ -5,17 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${CARGO_TARGET_DIR:-$PWD/target}
-export CARGO_TARGET_DIR=$target
-# The same flags as `make test`, so its build is reused.
-cargo build --workspace --all-features --bins
-
-venv=$target/recipes-venv
-if [[ ! -x $venv/bin/python ]]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/recipes/requirements.txt
-
-cd tests/recipes
-export PYTHONDONTWRITEBYTECODE=1
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+exec scripts/pytest-suite.sh recipes "$@"

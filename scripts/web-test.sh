@@ -7,18 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${CARGO_TARGET_DIR:-$PWD/target}
-export CARGO_TARGET_DIR=$target
-# The same flags as `make test`, so its build is reused.
-cargo build --workspace --all-features --bins
-
-venv=$target/web-venv
-if [[ ! -x $venv/bin/python ]]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/web/requirements.txt
-
-rm -rf "$target/web-artifacts"
-cd tests/web
-export PYTHONDONTWRITEBYTECODE=1
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+rm -rf "${CARGO_TARGET_DIR:-$PWD/target}/web-artifacts"
+exec scripts/pytest-suite.sh web "$@"

@@ -149,6 +149,14 @@ async fn access_token(auth: &str, username: &str) -> String {
     unreachable!()
 }
 
+/// A token with valid claims for "eve", signed by a ring holding only `key`.
+fn signed_by(key: Key) -> String {
+    let claims = ClaimsBuilder::user("tessera", "tasks", "eve", "sid")
+        .build(now())
+        .unwrap();
+    KeyRing::new(key).unwrap().sign(&claims).unwrap()
+}
+
 fn payload(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -235,16 +243,7 @@ async fn hs256_with_the_secret_file() {
 
     let real = KeyRing::new(Key::hs256_fingerprinted(SECRET.as_bytes()).unwrap()).unwrap();
     let kid = real.keys().next().unwrap().kid().to_owned();
-    let our_kid_wrong_secret =
-        KeyRing::new(Key::hs256(&kid, b"some-other-secret-that-is-long-enough-42").unwrap())
-            .unwrap();
-    let forged = our_kid_wrong_secret
-        .sign(
-            &ClaimsBuilder::user("tessera", "tasks", "eve", "sid")
-                .build(now())
-                .unwrap(),
-        )
-        .unwrap();
+    let forged = signed_by(Key::hs256(&kid, b"some-other-secret-that-is-long-enough-42").unwrap());
     example
         .assert_refused(&bearer(&forged), "our kid, another secret")
         .await;
@@ -289,26 +288,12 @@ async fn eddsa_through_the_jwks() {
     let kid = generated.key.kid().to_owned();
     // Algorithm confusion: HS256 under the EdDSA key's kid, keyed with its public PEM.
     let public_pem = generated.key.public_key_pem().unwrap();
-    let confused = KeyRing::new(Key::hs256(&kid, public_pem.as_bytes()).unwrap())
-        .unwrap()
-        .sign(
-            &ClaimsBuilder::user("tessera", "tasks", "eve", "sid")
-                .build(now())
-                .unwrap(),
-        )
-        .unwrap();
+    let confused = signed_by(Key::hs256(&kid, public_pem.as_bytes()).unwrap());
     example
         .assert_refused(&bearer(&confused), "HS256 keyed with the public key")
         .await;
     // A key the JWKS never published: the example asks the JWKS, and still refuses.
-    let stranger = KeyRing::new(Key::generate(Algorithm::EdDSA).unwrap().key)
-        .unwrap()
-        .sign(
-            &ClaimsBuilder::user("tessera", "tasks", "eve", "sid")
-                .build(now())
-                .unwrap(),
-        )
-        .unwrap();
+    let stranger = signed_by(Key::generate(Algorithm::EdDSA).unwrap().key);
     example
         .assert_refused(&bearer(&stranger), "an unpublished EdDSA key")
         .await;
