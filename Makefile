@@ -21,6 +21,8 @@ run:
 test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	# auth-core without features (no HTTP stack) must build clean on its own too.
+	$(CARGO) clippy -p auth-core --lib -- -D warnings
 	$(CARGO) test --workspace --all-features
 	scripts/recipes-test.sh
 	scripts/web-test.sh

@@ -17,7 +17,7 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::bearer::{verify, verify_with_new_keys, wants_new_keys};
+use crate::bearer::{authenticate, verify_with_new_keys, wants_new_keys};
 pub use crate::bearer::{AuthError, Authenticated, REALM};
 use crate::{ErrorBody, KeySource, Verifier};
 
@@ -26,7 +26,7 @@ impl FromRequest for Authenticated {
     type Future = AuthFuture;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> AuthFuture {
-        let result = authenticate(req);
+        let result = authenticate_request(req);
         if !wants_new_keys(&result) {
             return AuthFuture(Step::Done(Some(result)));
         }
@@ -76,11 +76,11 @@ impl Future for AuthFuture {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, AuthError> {
+fn authenticate_request(req: &HttpRequest) -> Result<Authenticated, AuthError> {
     let verifier = req
         .app_data::<web::Data<Verifier>>()
         .ok_or(AuthError::NotConfigured)?;
-    verify(verifier, bearer_token(req)?)
+    authenticate(verifier, bearer_token(req)?)
 }
 
 /// The token of the request's one `Authorization: Bearer <token>` header

@@ -84,8 +84,10 @@ pub fn bearer_token<'a>(
     Ok(token)
 }
 
-/// The synchronous part of authenticating: verify `token` as the verifier stands.
-pub(crate) fn verify(verifier: &Verifier, token: &str) -> Result<Authenticated, AuthError> {
+/// The synchronous part of authenticating: verify `token` as the verifier stands. With
+/// [`bearer_token`], [`wants_new_keys`] and [`verify_with_new_keys`], what an adapter for
+/// another framework needs.
+pub fn authenticate(verifier: &Verifier, token: &str) -> Result<Authenticated, AuthError> {
     verifier
         .verify_shared(token)
         .map(Authenticated)
@@ -94,7 +96,7 @@ pub(crate) fn verify(verifier: &Verifier, token: &str) -> Result<Authenticated, 
 
 /// Whether `result` is the one refusal a key source may turn around: a `kid` the ring
 /// does not hold (yet).
-pub(crate) fn wants_new_keys(result: &Result<Authenticated, AuthError>) -> bool {
+pub fn wants_new_keys(result: &Result<Authenticated, AuthError>) -> bool {
     matches!(
         result,
         Err(AuthError::InvalidToken(VerifyError::UnknownKid))
@@ -103,7 +105,7 @@ pub(crate) fn wants_new_keys(result: &Result<Authenticated, AuthError>) -> bool 
 
 /// After an unknown `kid`: one look at `source`, then one more verification with whatever
 /// ring the verifier holds by then.
-pub(crate) async fn verify_with_new_keys(
+pub async fn verify_with_new_keys(
     source: &dyn KeySource,
     verifier: &Verifier,
     token: &str,
@@ -111,7 +113,7 @@ pub(crate) async fn verify_with_new_keys(
     if !source.unknown_kid().await {
         return Err(AuthError::InvalidToken(VerifyError::UnknownKid));
     }
-    verify(verifier, token)
+    authenticate(verifier, token)
 }
 
 /// Why a request was not let through.

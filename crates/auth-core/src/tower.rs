@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::bearer::{bearer_token, verify, verify_with_new_keys, wants_new_keys};
+use crate::bearer::{authenticate, bearer_token, verify_with_new_keys, wants_new_keys};
 pub use crate::bearer::{AuthError, Authenticated};
 use crate::{KeySource, Verifier};
 
@@ -78,7 +78,7 @@ impl BearerAuth {
             Ok(token) => token,
             Err(err) => return Attempt::Done(Err(err)),
         };
-        let result = verify(&self.verifier, token);
+        let result = authenticate(&self.verifier, token);
         if wants_new_keys(&result) && self.keys.is_some() {
             return Attempt::NewKeys(token.to_owned());
         }
@@ -88,7 +88,7 @@ impl BearerAuth {
     async fn with_new_keys(&self, token: String) -> Result<Authenticated, AuthError> {
         match &self.keys {
             Some(keys) => verify_with_new_keys(&**keys, &self.verifier, &token).await,
-            None => verify(&self.verifier, &token),
+            None => authenticate(&self.verifier, &token),
         }
     }
 }

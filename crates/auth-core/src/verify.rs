@@ -305,12 +305,23 @@ impl Verifier {
 
     /// Verifies a compact JWS access token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        self.verify_shared(token).map(Arc::unwrap_or_clone)
+        match self.verify_any(token)? {
+            Checked::Fresh(claims) => Ok(claims),
+            Checked::Shared(claims) => Ok(Arc::unwrap_or_clone(claims)),
+        }
     }
 
     /// [`Verifier::verify`], with the claims shared: a verified-token cache hit hands out
     /// the cached claims without copying them (what the framework adapters use).
     pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
+        match self.verify_any(token)? {
+            Checked::Fresh(claims) => Ok(Arc::new(claims)),
+            Checked::Shared(claims) => Ok(claims),
+        }
+    }
+
+    /// Both of the above: claims parsed now (no cache) or shared with the cache.
+    fn verify_any(&self, token: &str) -> Result<Checked, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLong);
         }
@@ -318,12 +329,12 @@ impl Verifier {
         let Some(cache) = &self.cache else {
             let (claims, _) = self.verify_signed(token, now, false)?;
             self.check_revocation(&claims, now)?;
-            return Ok(Arc::new(claims));
+            return Ok(Checked::Fresh(claims));
         };
         if let Some(hit) = cache.get(token) {
             if self.still_valid(&hit, now) {
                 self.check_revocation(&hit.claims, now)?;
-                return Ok(hit.claims.clone());
+                return Ok(Checked::Shared(hit.claims.clone()));
             }
             // Expired, or its key dropped: gone from the cache, and the full path below
             // gives the answer an uncached verifier would.
@@ -339,7 +350,7 @@ impl Verifier {
         cache.insert(token, verified, |entry| {
             self.check_claims(&entry.claims, now).is_ok()
         });
-        Ok(claims)
+        Ok(Checked::Shared(claims))
     }
 
     /// Everything but revocation: format, header, key, signature, claims. With `kid`, also
@@ -478,6 +489,12 @@ fn is_access_token_type(typ: &str) -> bool {
         .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
         .map_or(typ, |_| &typ[12..]);
     typ.eq_ignore_ascii_case(TOKEN_TYPE)
+}
+
+/// Verified claims: parsed for this call, or shared with the verified-token cache.
+enum Checked {
+    Fresh(Claims),
+    Shared(Arc<Claims>),
 }
 
 /// Where a segment is decoded: a small stack buffer, or a heap one for larger segments.
