@@ -130,7 +130,10 @@ impl ResponseError for ApiError {
                 None
             }
             ApiError::StoreUnavailable(cause) => {
-                tracing::warn!(error = %error_chain(cause), "store unavailable");
+                // The breaker warned once when it opened; what it refuses meanwhile is routine.
+                if !service_kit::redis::failed_fast(cause) {
+                    tracing::warn!(error = %error_chain(cause), "store unavailable");
+                }
                 Some(1)
             }
             ApiError::RateLimited { retry_after } => Some((*retry_after).max(1)),

@@ -50,6 +50,10 @@ pub struct RedisSettings {
     pub password_file: Option<PathBuf>,
     /// Prefix of every key (`…__REDIS__KEY_PREFIX`).
     pub key_prefix: String,
+    /// After a command gets no answer, refuse store requests at once (503) for this many
+    /// milliseconds before one probe checks Redis again (`…__REDIS__BREAKER_MS`; 0: never
+    /// refuse, every request waits for its own timeout).
+    pub breaker_ms: u64,
 }
 
 impl Default for RedisSettings {
@@ -58,6 +62,7 @@ impl Default for RedisSettings {
             url: None,
             password_file: None,
             key_prefix: "tessera:".to_owned(),
+            breaker_ms: 500,
         }
     }
 }

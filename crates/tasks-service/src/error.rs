@@ -88,7 +88,10 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Auth(err) => err.error_response(),
             ApiError::StoreUnavailable(cause) => {
-                tracing::warn!(error = %error_chain(cause), "task store unavailable");
+                // The breaker warned once when it opened; what it refuses meanwhile is routine.
+                if !service_kit::redis::failed_fast(cause) {
+                    tracing::warn!(error = %error_chain(cause), "task store unavailable");
+                }
                 let mut response =
                     error_response(self.status_code(), self.code(), &self.to_string());
                 response.headers_mut().insert(

@@ -78,7 +78,10 @@ impl From<ApiError> for OAuthError {
             },
             ApiError::Busy | ApiError::StoreUnavailable(_) => {
                 if let ApiError::StoreUnavailable(cause) = &err {
-                    tracing::warn!(error = %service_kit::http::error_chain(cause), "store unavailable");
+                    // The breaker warned once when it opened; what it refuses meanwhile is routine.
+                    if !service_kit::redis::failed_fast(cause) {
+                        tracing::warn!(error = %service_kit::http::error_chain(cause), "store unavailable");
+                    }
                 }
                 OAuthError {
                     retry_after: Some(1),

@@ -21,9 +21,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use auth_core::{Revoked, Role};
-use redis::aio::ConnectionManager;
 use redis::Script;
-use service_kit::redis::RedisConn;
+use service_kit::redis::{Connection, RedisConn};
 
 use super::lua::{
     CLAIM_PURGES, CREATE_SESSION, DELETE_USER, END_ALL, END_SESSION, FREE_NAME, HIT, LOGOUT,
@@ -95,7 +94,7 @@ impl RedisStore {
         }
     }
 
-    async fn con(&self) -> Result<ConnectionManager, StoreError> {
+    async fn con(&self) -> Result<Connection, StoreError> {
         self.redis.connection().await.map_err(unavailable)
     }
 
@@ -132,7 +131,7 @@ impl RedisStore {
 
     async fn session_ids(
         &self,
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         user_id: &str,
     ) -> Result<Vec<String>, StoreError> {
         redis::cmd("ZRANGE")
