@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_cors::CorsError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{
@@ -175,6 +176,8 @@ pub async fn method_not_allowed() -> HttpResponse {
 
 /// Middleware (`middleware::from_fn`, wrapped inside `TracingLogger`, which creates the
 /// request id) at every request's edge:
+/// - answers CORS refusals (a disallowed origin, method or header) with the JSON error body
+///   (400 `cors_rejected`) instead of actix-cors's plain text;
 /// - refuses upgrade requests (`Connection: Upgrade`): no route upgrades, and the HTTP
 ///   codec reads such a request's body until the connection closes, so a handler reading
 ///   it would never answer;
@@ -203,7 +206,20 @@ pub async fn edges(
                 payload: Box::pin(Deadline::new(body, body_timeout)),
             }),
         }
-        next.call(req).await?.map_into_left_body()
+        let response = next.call(req).await?;
+        match response.response().error().and_then(|err| err.as_error::<CorsError>()) {
+            // actix-cors answers its refusals in plain text; ours are JSON like every error.
+            Some(refusal) => {
+                let json = error_response(
+                    StatusCode::BAD_REQUEST,
+                    "cors_rejected",
+                    &refusal.to_string(),
+                );
+                let (req, _) = response.into_parts();
+                ServiceResponse::new(req, json).map_into_right_body()
+            }
+            None => response.map_into_left_body(),
+        }
     };
     if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

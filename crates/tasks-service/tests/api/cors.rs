@@ -1,9 +1,10 @@
-//! CORS: configured origins get a cacheable preflight; others get no CORS grant; with no
+//! CORS: configured origins get a cacheable preflight; others get no CORS grant and a JSON
+//! 400 `cors_rejected`; with no
 //! origins configured, requests carrying an `Origin` (same-origin browsers) still work.
 
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{json_ok, spawn_app, spawn_app_with, Backend};
+use crate::helpers::{assert_error, json_ok, spawn_app, spawn_app_with, Backend};
 
 const ALLOWED: &str = "https://app.example";
 
@@ -39,6 +40,18 @@ async fn configured_origin_gets_a_cached_preflight() {
     assert!(!response
         .headers()
         .contains_key("access-control-allow-origin"));
+    assert_error(response, StatusCode::BAD_REQUEST, "cors_rejected").await;
+
+    let response = app
+        .client
+        .request(Method::OPTIONS, app.url("/tasks"))
+        .header("origin", ALLOWED)
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(response, StatusCode::BAD_REQUEST, "cors_rejected").await;
+    assert_eq!(body["message"], "Requested method is not allowed");
 }
 
 #[tokio::test]
