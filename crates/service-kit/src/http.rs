@@ -207,7 +207,11 @@ pub async fn edges(
             }),
         }
         let response = next.call(req).await?;
-        match response.response().error().and_then(|err| err.as_error::<CorsError>()) {
+        match response
+            .response()
+            .error()
+            .and_then(|err| err.as_error::<CorsError>())
+        {
             // actix-cors answers its refusals in plain text; ours are JSON like every error.
             Some(refusal) => {
                 let json = error_response(
