@@ -4,7 +4,7 @@ CARGO ?= cargo
 # `docker compose` (v2) where installed, else the older `docker-compose`.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: build run test test-web test-deps fmt lint bench bench-core \
+.PHONY: build run test test-web test-deps fuzz-smoke test-recipes fmt lint bench bench-core \
 	keys up down logs images-offline compose-test demo swarm-up swarm-down swarm-test
 
 build:
@@ -30,6 +30,10 @@ test: test-deps
 ## Only the browser tests of web/ (scripts/web-test.sh; artifacts in target/web-artifacts/).
 test-web: test-deps
 	scripts/web-test.sh
+
+## Every cargo-fuzz target briefly (FUZZ_SECONDS each, default 20), from the committed seeds.
+fuzz-smoke: test-deps
+	scripts/fuzz-smoke.sh
 
 ## Only the tested other-language recipes (docs/verify-in-other-languages.md).
 test-recipes: test-deps

@@ -57,12 +57,9 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> Error {
                 &format!("JSON bodies are limited to {JSON_LIMIT} bytes"),
             )
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            error_response(StatusCode::BAD_REQUEST, "validation_failed", &data_error(e))
-        }
-        // Syntax errors name a position and what was expected, never the input.
         JsonPayloadError::Deserialize(e) => {
-            error_response(StatusCode::BAD_REQUEST, "invalid_json", &e.to_string())
+            let (code, message) = describe_json_error(e);
+            error_response(StatusCode::BAD_REQUEST, code, &message)
         }
         JsonPayloadError::Payload(e) if body_timed_out(e) => body_timeout_response(),
         _ => error_response(
@@ -72,6 +69,17 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> Error {
         ),
     };
     InternalError::from_response(err, response).into()
+}
+
+/// The error code and message of a JSON body that did not deserialize: `validation_failed`
+/// saying what was wrong and where, never the submitted value, or `invalid_json` for a
+/// syntax error (which names a position and what was expected, never the input).
+pub fn describe_json_error(err: &serde_json::Error) -> (&'static str, String) {
+    if err.is_data() {
+        ("validation_failed", data_error(err))
+    } else {
+        ("invalid_json", err.to_string())
+    }
 }
 
 fn query_error(err: QueryPayloadError, _: &HttpRequest) -> Error {

@@ -1,6 +1,6 @@
 //! OAuth 2.0 clients (RFC 6749 §2): who may ask `/oauth/token` for what, client
-//! authentication and scopes ([`clients`]), and the RFC 6749 §5.2 error shape of the OAuth
-//! endpoints ([`error`]).
+//! authentication and scopes ([`clients`]), the RFC 6749 §5.2 error shape of the OAuth
+//! endpoints ([`error`]), and the parsing of what clients send ([`wire`]).
 //!
 //! Two kinds of client:
 //! - **public** first-party clients (`tessera-cli`, `tessera-web` by default) identify
@@ -15,6 +15,7 @@
 
 mod clients;
 mod error;
+pub mod wire;
 
 pub use self::clients::{grant_scopes, new_secret, Client, Clients, Presented};
 pub use self::error::OAuthError;

@@ -8,6 +8,11 @@ mod oauth;
 mod session_list;
 mod tokens;
 
+/// The JSON request bodies (besides [`Credentials`]), for what parses them outside a
+/// request (the fuzz targets).
+pub use self::account::{AccountDeletion, PasswordChange};
+pub use self::tokens::RefreshBody;
+
 use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest};

@@ -7,8 +7,6 @@ use std::collections::HashMap;
 
 use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -17,6 +15,7 @@ use auth_core::Subject;
 use super::client_info;
 use super::tokens::token_reply;
 use crate::introspection::Hint;
+use crate::oauth::wire::{parse_basic, parse_form};
 use crate::oauth::{grant_scopes, Client, OAuthError, Presented};
 use crate::refresh::RefreshToken;
 use crate::state::AppState;
@@ -191,22 +190,7 @@ async fn form(
             ))
         }
     };
-    let mut params = HashMap::new();
-    for (name, value) in form_urlencoded::parse(&body) {
-        if value.is_empty() {
-            continue;
-        }
-        if params
-            .insert(name.clone().into_owned(), value.into_owned())
-            .is_some()
-        {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {:?} appears more than once",
-                truncate(&name)
-            )));
-        }
-    }
-    Ok(params)
+    parse_form(&body)
 }
 
 /// Authenticates the client from `Authorization: Basic` or the body.
@@ -223,32 +207,10 @@ fn authenticate(
     state.clients().authenticate(&presented)
 }
 
-/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-/// Other schemes are not client authentication and are ignored.
+/// The `Authorization` header's Basic credentials, if it carries any.
 fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().unwrap_or_default();
-    let Some((scheme, encoded)) = value.split_once(' ') else {
-        return Ok(None);
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Ok(None);
-    }
-    let malformed = || OAuthError::invalid_client("malformed HTTP Basic credentials");
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    Ok(Some((form_decode(id), form_decode(secret))))
-}
-
-/// One `application/x-www-form-urlencoded` component: `+` is a space, then `%XX`.
-fn form_decode(component: &str) -> String {
-    let spaced = component.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
+    let value = req.headers().get(header::AUTHORIZATION);
+    parse_basic(value.map(|value| value.as_bytes()))
 }
 
 fn public_only(client: &Client, grant: &str) -> Result<(), OAuthError> {
@@ -274,20 +236,4 @@ fn no_store() -> actix_web::HttpResponseBuilder {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     reply
-}
-
-/// A client-supplied value, shortened for an error message.
-fn truncate(value: &str) -> String {
-    value.chars().take(40).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_components_are_form_decoded() {
-        assert_eq!(form_decode("s3cr%2Bt+%C3%A9%2F%3D%26"), "s3cr+t é/=&");
-        assert_eq!(form_decode("plain-id"), "plain-id");
-    }
 }
