@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::ManualClock;
@@ -14,25 +13,12 @@ use reqwest::Client;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use service_kit::telemetry::{init_with_writer, LogFormat, LogSettings};
+use testkit::capture::Capture;
 use testkit::RedisServer;
 
 const SECRET: &str = "log-test-secret-0123456789abcdefghijklmnop";
 const PASSWORD: &str = "hunter2-but-longer";
 const NEW_PASSWORD: &str = "an-even-better-passphrase";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn post(client: &Client, url: String, body: Value, bearer: Option<&str>) -> (u16, Value) {
     let mut request = client.post(url).json(&body);
@@ -150,7 +136,7 @@ async fn a_full_lifecycle_logs_no_secret() {
         .await
         .unwrap();
     // The root span of the last request closes after its response was sent: wait for it.
-    let captured = || String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let captured = || capture.text();
     let bound = Duration::from_secs(5);
     testkit::support::eventually("the last request's span to close", bound, || async {
         captured()

@@ -4,6 +4,7 @@
 //! - [`RedisServer`]: a private `redis-server` on a free loopback port, stoppable and
 //!   restartable mid-test, killed on drop.
 //! - [`http`]: assertions on the services' JSON responses.
+//! - [`capture`]: log lines captured in memory.
 //! - [`raw`]: raw HTTP/1.1 on one connection (upgrade requests, stalled heads and bodies).
 //! - [`nginx`]: a private nginx with the test's server blocks (gateways in front of services).
 //! - [`support`]: the store backends, cheap argon2 parameters, `eventually`, and (feature
@@ -11,6 +12,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test support: failing loudly is the point
 
+pub mod capture;
 pub mod http;
 pub mod nginx;
 pub mod raw;
