@@ -65,6 +65,7 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
             let pass = self.breaker.admit()?;
+            let _probe = ProbeSlot(&self.breaker, pass);
             let result = self.inner.req_packed_command(cmd).await;
             self.breaker.record(pass, &result);
             result
@@ -79,6 +80,7 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let pass = self.breaker.admit()?;
+            let _probe = ProbeSlot(&self.breaker, pass);
             let result = self
                 .inner
                 .req_packed_commands(pipeline, offset, count)
@@ -104,6 +106,19 @@ struct Breaker {
     open_until: AtomicU64,
     /// A probe is out (half-open).
     probing: AtomicBool,
+}
+
+/// Frees the probe slot however a probe ends — also when its request is dropped before
+/// Redis answers (a client that went away), which would otherwise leave the breaker
+/// refusing everything with no probe out.
+struct ProbeSlot<'a>(&'a Breaker, Pass);
+
+impl Drop for ProbeSlot<'_> {
+    fn drop(&mut self) {
+        if self.1 == Pass::Probe {
+            self.0.probing.store(false, Ordering::Release);
+        }
+    }
 }
 
 /// How a command got past the breaker.
@@ -406,6 +421,21 @@ mod tests {
             breaker.admit_at(5_003).unwrap(),
             Pass::Closed,
             "closed for everyone"
+        );
+    }
+
+    #[test]
+    fn a_probe_dropped_before_its_answer_frees_the_slot() {
+        let breaker = Breaker::new(Duration::from_millis(500));
+        breaker.record_at(1_000, Pass::Closed, &timeout());
+        let pass = breaker.admit_at(1_500).unwrap();
+        assert_eq!(pass, Pass::Probe);
+        assert!(breaker.admit_at(1_501).is_err(), "one probe at a time");
+        drop(ProbeSlot(&breaker, pass)); // the request went away mid-command
+        assert_eq!(
+            breaker.admit_at(1_502).unwrap(),
+            Pass::Probe,
+            "another may probe"
         );
     }
 
