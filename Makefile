@@ -4,7 +4,8 @@ CARGO ?= cargo
 # `docker compose` (v2) where installed, else the older `docker-compose`.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: build run test test-web test-deps fuzz-smoke test-recipes fmt lint bench bench-core \
+.PHONY: build run test test-web test-deps fuzz-smoke test-recipes test-contract openapi fmt lint \
+	bench bench-core \
 	keys up down logs images-offline compose-test demo swarm-up swarm-down swarm-test
 
 build:
@@ -16,7 +17,8 @@ build:
 run:
 	@scripts/run-dev.sh
 
-## Formatting, lints (warnings are errors) and every test: the Rust suites, then the web
+## Formatting, lints (warnings are errors) and every test: the Rust suites, the tested
+## recipes, schemathesis against both OpenAPI documents, then the web
 ## client in headless Chromium. Installs redis-server, chromium, nginx if missing (as root).
 test: test-deps
 	$(CARGO) fmt --all -- --check
@@ -25,6 +27,7 @@ test: test-deps
 	$(CARGO) clippy -p auth-core --lib -- -D warnings
 	$(CARGO) test --workspace --all-features
 	scripts/recipes-test.sh
+	scripts/contract-test.sh
 	scripts/web-test.sh
 
 ## Only the browser tests of web/ (scripts/web-test.sh; artifacts in target/web-artifacts/).
@@ -34,6 +37,15 @@ test-web: test-deps
 ## Every cargo-fuzz target briefly (FUZZ_SECONDS each, default 20), from the committed seeds.
 fuzz-smoke: test-deps
 	scripts/fuzz-smoke.sh
+
+## Only the schemathesis run against both services' OpenAPI documents (CONTRACT_SECONDS
+## per service, default 90; reports in target/contract-artifacts/).
+test-contract: test-deps
+	scripts/contract-test.sh
+
+## Rewrites docs/openapi/*.json from the code (a test fails while they are stale).
+openapi:
+	UPDATE_OPENAPI=1 $(CARGO) test -p auth-service -p tasks-service --lib openapi
 
 ## Only the tested other-language recipes (docs/verify-in-other-languages.md).
 test-recipes: test-deps

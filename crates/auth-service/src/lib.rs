@@ -30,6 +30,7 @@ pub mod error;
 pub mod introspection;
 pub mod keys;
 pub mod oauth;
+pub mod openapi;
 pub mod password;
 pub mod purge;
 pub mod refresh;

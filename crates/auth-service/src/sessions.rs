@@ -24,14 +24,20 @@ use crate::store::{Grant, NewSession, Revoking, RotateRequest, Rotation, Session
 const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// The token response of login and refresh (RFC 6749 §5.1 names plus `session_id`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
+    /// A JWT for the resource servers' `Authorization: Bearer`.
     pub access_token: String,
+    #[schema(value_type = String, pattern = "^Bearer$")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Absent in browser mode, where the token travels only in the cookie.
+    /// `<session id>.<secret>`, spent by its first use. Absent in browser mode, where the
+    /// token travels only in the `tessera_refresh` cookie.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     pub refresh_token: Option<String>,
+    /// Seconds until the session ends (idle or absolute lifetime, whichever is first).
     pub refresh_expires_in: u64,
     pub session_id: String,
 }

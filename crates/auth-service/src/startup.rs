@@ -66,6 +66,7 @@ impl Application {
             workers: settings.workers,
             http: &settings.http,
             cors_origins: &[],
+            openapi: &crate::openapi::document(),
         };
         let shared = state.clone();
         let service = serve(skeleton, move |config| {

@@ -1,5 +1,6 @@
-//! The `healthcheck` subcommand of every service binary: one `GET /readyz` to the
-//! service's own listener, for container healthchecks in images that carry no curl.
+//! `GET /healthz` and the body of `GET /readyz`, and the `healthcheck` subcommand of every
+//! service binary: one `GET /readyz` to the service's own listener, for container
+//! healthchecks in images that carry no curl.
 //!
 //! A plain HTTP/1.0 exchange over a `TcpStream`: the probe only ever talks to its own
 //! process over loopback, without TLS, redirects or bodies, so an HTTP client library
@@ -10,7 +11,49 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs}
 use std::process::ExitCode;
 use std::time::Duration;
 
+use actix_web::HttpResponse;
+use serde::Serialize;
 use thiserror::Error;
+
+use crate::revocation::RevocationReport;
+
+/// `GET /healthz`'s body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Alive {
+    #[schema(pattern = "^ok$")]
+    status: &'static str,
+}
+
+/// The process answers (nothing else is checked).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "the process answers", body = Alive))
+)]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Alive { status: "ok" })
+}
+
+/// `GET /readyz`'s body when the service is ready.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    #[schema(pattern = "^ready$")]
+    status: &'static str,
+    /// Present where the service keeps a revocation view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    revocation: Option<RevocationReport>,
+}
+
+impl Ready {
+    pub fn new(revocation: Option<RevocationReport>) -> Ready {
+        Ready {
+            status: "ready",
+            revocation,
+        }
+    }
+}
 
 /// How long the probe waits to connect, and then for the answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

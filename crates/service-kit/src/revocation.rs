@@ -100,13 +100,22 @@ impl RevocationSettings {
     }
 }
 
-/// What `/readyz` says about a view at `now`: `{"entries", "staleness_secs"}` (the
-/// latter `null` before the first load; an in-process view is always 0).
-pub fn report(view: &RevocationView, now: u64) -> serde_json::Value {
-    serde_json::json!({
-        "entries": view.len(),
-        "staleness_secs": view.staleness_at(now),
-    })
+/// What `/readyz` says about a revocation view.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RevocationReport {
+    /// Revoked sessions, users and tokens the view holds.
+    entries: usize,
+    /// Seconds since the view last heard from the store; `null` before the first load (an
+    /// in-process view is always 0).
+    staleness_secs: Option<u64>,
+}
+
+/// What `/readyz` says about `view` at `now`.
+pub fn report(view: &RevocationView, now: u64) -> RevocationReport {
+    RevocationReport {
+        entries: view.len(),
+        staleness_secs: view.staleness_at(now),
+    }
 }
 
 /// Why one feed session ended (logged, then the feed starts again).

@@ -19,7 +19,7 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Condition};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use serde::Deserialize;
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
@@ -152,6 +152,8 @@ pub struct Skeleton<'a> {
     pub http: &'a HttpSettings,
     /// Origins allowed to call from a browser; empty: no CORS headers at all.
     pub cors_origins: &'a [String],
+    /// The service's API document, served at `GET /openapi.json`.
+    pub openapi: &'a utoipa::openapi::OpenApi,
 }
 
 /// Why a server could not be set up.
@@ -165,6 +167,8 @@ pub enum ServeError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the OpenAPI document does not serialize: {0}")]
+    Document(#[from] serde_json::Error),
 }
 
 /// A bound, not yet running, HTTP service.
@@ -205,6 +209,7 @@ where
         source,
     })?;
     let port = listener.local_addr()?.port();
+    let document = web::Bytes::from(skeleton.openapi.to_pretty_json()?);
     let limits = skeleton.http.limits(skeleton.workers);
     let origins = skeleton.cors_origins.to_vec();
     let mut server = HttpServer::new(move || {
@@ -216,6 +221,7 @@ where
             .wrap(TracingLogger::<RootSpan>::new())
             .configure(input_config)
             .configure(configure.clone())
+            .route("/openapi.json", web::get().to(openapi(document.clone())))
             .default_service(web::to(not_found))
     })
     .client_request_timeout(limits.head_timeout)
@@ -229,6 +235,20 @@ where
         port,
         server: server.run(),
     })
+}
+
+/// `GET /openapi.json`: the document, serialized once at start-up.
+fn openapi(
+    document: web::Bytes,
+) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone + 'static {
+    move || {
+        std::future::ready(
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+                .body(document.clone()),
+        )
+    }
 }
 
 /// Cross-origin access for `origins`: the methods and headers a resource server's API

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -92,6 +92,7 @@ impl Application {
             workers: settings.workers,
             http: &settings.http,
             cors_origins: &settings.cors.allowed_origins,
+            openapi: &crate::openapi::document(),
         };
         let service = serve(skeleton, move |config| {
             config

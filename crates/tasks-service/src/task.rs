@@ -18,21 +18,36 @@ impl Invalid {
 
 /// Longest title, in characters, after trimming.
 pub const MAX_TITLE_CHARS: usize = 200;
+/// A title in the API document: 1–200 characters, no control characters, something
+/// besides white space ([`valid_title`] decides).
+fn title_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_TITLE_CHARS))
+        .pattern(Some(TITLE_PATTERN))
+        .build()
+}
+
+const TITLE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$";
 /// Page size when the client names none.
 pub const DEFAULT_PAGE: usize = 50;
 /// Largest page a client may ask for.
 pub const MAX_PAGE: usize = 100;
 
 /// A task as stored and as returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Task {
     /// UUIDv7: ids sort by creation time, so "newest first" is "largest id first".
+    #[schema(format = "uuid")]
     pub id: String,
     pub title: String,
     pub done: bool,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -56,17 +71,23 @@ pub fn now_rfc3339() -> String {
 }
 
 /// `POST /tasks` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
+    /// Trimmed; then 1–200 characters, no control characters.
+    #[schema(schema_with = title_schema)]
     pub title: String,
 }
 
 /// `PATCH /tasks/{id}` body: at least one field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct TaskPatch {
+    /// As in `POST /tasks`.
+    #[schema(required = false, schema_with = title_schema)]
     pub title: Option<String>,
+    #[schema(required = false)]
     pub done: Option<bool>,
 }
 
@@ -106,10 +127,18 @@ pub fn is_task_id(id: &str) -> bool {
 }
 
 /// `?done=&limit=&cursor=` of the list endpoints.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only done (`true`) or open (`false`) tasks.
     pub done: Option<bool>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    #[param(
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -143,7 +172,7 @@ impl ListQuery {
 }
 
 /// One page of tasks, newest first.
-#[derive(Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub tasks: Vec<Task>,
     /// Pass as `cursor` to get the next page; `null` on the last page.

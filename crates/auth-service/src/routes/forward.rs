@@ -11,6 +11,20 @@ use auth_core::actix::Authenticated;
 /// The verified caller as headers for the gateway to pass upstream: `X-Auth-Subject`
 /// (user id, or `svc:<client>`), `X-Auth-Role`, `X-Auth-Session`, and `X-Auth-Scope` when
 /// the token has one. A refused token is the extractor's 401 with its RFC 6750 challenge.
+#[utoipa::path(
+    get,
+    path = "/auth/verify",
+    tag = "forward auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the token is valid; the caller is in the headers", headers(
+            ("X-Auth-Subject" = String, description = "the user id, or `svc:<client>`"),
+            ("X-Auth-Role" = String, description = "`user`, `admin` or `service`"),
+            ("X-Auth-Session" = String, description = "the session id"),
+            ("X-Auth-Scope" = String, description = "service tokens: the granted scopes"),
+        )),
+    )
+)]
 pub async fn verify(caller: Authenticated) -> HttpResponse {
     let claims = caller.claims();
     let mut reply = HttpResponse::Ok();

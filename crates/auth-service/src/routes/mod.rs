@@ -1,12 +1,12 @@
 //! The HTTP surface. Handlers translate HTTP (bodies, cookies, headers) into calls on
 //! [`crate::sessions::AppState`] and back; they decide nothing themselves.
 
-mod account;
-mod forward;
-mod health;
-mod oauth;
-mod session_list;
-mod tokens;
+pub(crate) mod account;
+pub(crate) mod forward;
+pub(crate) mod health;
+pub(crate) mod oauth;
+pub(crate) mod session_list;
+pub(crate) mod tokens;
 
 /// The JSON request bodies (besides [`Credentials`]), for what parses them outside a
 /// request (the fuzz targets).
@@ -63,16 +63,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(oauth::metadata),
         ))
         .service(route("/.well-known/jwks.json", web::get().to(health::jwks)))
-        .service(route("/healthz", web::get().to(health::healthz)))
+        .service(route(
+            "/healthz",
+            web::get().to(service_kit::health::healthz),
+        ))
         .service(route("/readyz", web::get().to(health::readyz)));
 }
 
 /// Registration and login body. `SecretString` keeps the password out of `Debug`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// Unique case-insensitively.
+    #[schema(pattern = "^[A-Za-z0-9._-]{3,64}$")]
     pub username: String,
+    /// 8–1024 bytes.
+    #[schema(value_type = String, min_length = 8, max_length = 1024, format = Password)]
     pub password: SecretString,
+}
+
+/// The header that asks for browser mode on the token endpoints.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct BrowserMode {
+    /// `browser`: the refresh token travels only in the `tessera_refresh` cookie, and
+    /// refresh and logout through the cookie also need an allowed `Origin`.
+    #[serde(rename = "X-Tessera-Client")]
+    #[param(pattern = "^browser$")]
+    pub client: Option<String>,
 }
 
 /// The client's IP and user agent. With `trust_forwarded_for`, the IP is the last

@@ -8,21 +8,25 @@ use auth_core::actix::Authenticated;
 use auth_core::Role;
 use serde::Serialize;
 
+use service_kit::openapi::ERROR;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct Listed {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Listed {
     id: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_used_at: String,
     user_agent: String,
     ip: String,
     current: bool,
 }
 
-#[derive(Serialize)]
-struct Sessions {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Sessions {
     sessions: Vec<Listed>,
 }
 
@@ -31,15 +35,27 @@ fn rfc3339(secs: u64) -> String {
         .to_string()
 }
 
-#[derive(Serialize)]
-struct Me<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me<'a> {
     user_id: &'a str,
     username: &'a str,
+    #[schema(value_type = String, pattern = "^(user|admin)$")]
     role: Role,
 }
 
 /// Who the caller is, by the store (so a revoked token is refused here too): what a page
 /// shows after a reload, when all it has is a fresh access token.
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    operation_id = "auth_me",
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the caller's account", body = Me),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn me(user: Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let current = state.current_user(user.claims()).await?;
     Ok(HttpResponse::Ok().json(Me {
@@ -49,6 +65,18 @@ pub async fn me(user: Authenticated, state: web::Data<AppState>) -> Result<HttpR
     }))
 }
 
+/// The caller's live sessions, `current` marking the one this token belongs to.
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    operation_id = "list_sessions",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the sessions", body = Sessions),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn list(
     user: Authenticated,
     state: web::Data<AppState>,
@@ -70,6 +98,19 @@ pub async fn list(
 }
 
 /// Ends one of the caller's sessions (404 for another user's, as for an unknown one).
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{id}",
+    operation_id = "end_session",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id from `GET /auth/sessions`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "the session ended; its access tokens are revoked"),
+        (status = 404, description = "`not_found`: no such session of the caller", body = ref(ERROR)),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn revoke(
     user: Authenticated,
     id: web::Path<String>,

@@ -6,20 +6,44 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use auth_core::actix::Authenticated;
 use serde::Deserialize;
 
-use super::{client_info, Credentials};
+use service_kit::openapi::ERROR;
+
+use super::{client_info, BrowserMode, Credentials};
 use crate::browser::{self, Transport};
 use crate::error::ApiError;
 use crate::sessions::TokenResponse;
 use crate::state::AppState;
 
 /// Refresh and logout body: `{"refresh_token": "..."}`, or `{}` in browser mode.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    /// Required unless the `tessera_refresh` cookie carries it (browser mode).
     #[serde(default)]
+    #[schema(required = false)]
     refresh_token: Option<String>,
 }
 
+/// Log in: a new session and its first tokens.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "tokens",
+    params(BrowserMode),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "signed in; in browser mode the refresh token is only in the cookie", body = TokenResponse, headers(
+            ("Set-Cookie" = String, description = "browser mode: `tessera_refresh=…; HttpOnly; Secure; SameSite=Strict; Path=/auth`"),
+            ("Cache-Control" = String, description = "`no-store`"),
+        ), links(
+            ("refresh" = (operation_id = "refresh", request_body = json!({"refresh_token": "$response.body#/refresh_token"}))),
+            ("logout" = (operation_id = "logout", request_body = json!({"refresh_token": "$response.body#/refresh_token"}))),
+        )),
+        (status = 401, description = "`invalid_credentials`: unknown user or wrong password (indistinguishable)", body = ref(ERROR)),
+        (status = 429, description = "`rate_limited`: too many attempts for this username or from this address", body = ref(ERROR)),
+        (status = 503, description = "`store_unavailable`, or `server_busy` (the hashing queue is full)", body = ref(ERROR)),
+    )
+)]
 pub async fn login(
     req: HttpRequest,
     body: web::Json<Credentials>,
@@ -31,6 +55,24 @@ pub async fn login(
     Ok(token_reply(&state, response, browser::is_browser(&req)))
 }
 
+/// Rotate a refresh token: new access token, successor refresh token.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "tokens",
+    params(BrowserMode),
+    request_body = RefreshBody,
+    security((), ("refresh_cookie" = [])),
+    responses(
+        (status = 200, description = "rotated; within the grace window, the successor the first refresh returned", body = TokenResponse, links(
+            ("refresh" = (operation_id = "refresh", request_body = json!({"refresh_token": "$response.body#/refresh_token"}))),
+            ("logout" = (operation_id = "logout", request_body = json!({"refresh_token": "$response.body#/refresh_token"}))),
+        )),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused` (the family is revoked) or `session_expired`", body = ref(ERROR)),
+        (status = 403, description = "`csrf_rejected`: the cookie without `X-Tessera-Client: browser` and an allowed `Origin`", body = ref(ERROR)),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn refresh(
     req: HttpRequest,
     body: web::Json<RefreshBody>,
@@ -55,6 +97,20 @@ pub async fn refresh(
     }
 }
 
+/// End the session a refresh token belongs to (idempotent).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "tokens",
+    params(BrowserMode),
+    request_body = RefreshBody,
+    security((), ("refresh_cookie" = [])),
+    responses(
+        (status = 204, description = "the session is over (or never existed); the cookie is cleared"),
+        (status = 403, description = "`csrf_rejected`", body = ref(ERROR)),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn logout(
     req: HttpRequest,
     body: web::Json<RefreshBody>,
@@ -69,6 +125,17 @@ pub async fn logout(
     Ok(no_content_clearing_cookie(&req, &state))
 }
 
+/// End every session of the caller and revoke their access tokens.
+#[utoipa::path(
+    post,
+    path = "/auth/logout-all",
+    tag = "tokens",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "every session ended, token version bumped"),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn logout_all(
     req: HttpRequest,
     user: Authenticated,

@@ -6,20 +6,46 @@ use auth_core::actix::Authenticated;
 use auth_core::Role;
 use serde::Deserialize;
 
+use service_kit::openapi::ERROR;
+
 use crate::error::ApiError;
 use crate::store::TaskStore;
-use crate::task::ListQuery;
+use crate::task::{ListQuery, Page};
 
 /// `user` plus the list parameters. Spelled out rather than `#[serde(flatten)]`, which
 /// makes query strings lose their types.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AdminQuery {
+    /// The user id whose tasks to list.
+    #[param(required = true, min_length = 1)]
     user: Option<String>,
+    /// Only done (`true`) or open (`false`) tasks.
     done: Option<bool>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    #[param(
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     cursor: Option<String>,
 }
 
+/// Any user's tasks: role `admin` only.
+#[utoipa::path(
+    get,
+    path = "/admin/tasks",
+    operation_id = "admin_list_tasks",
+    tag = "admin",
+    params(AdminQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "one page of the user's tasks", body = Page),
+        (status = 403, description = "`insufficient_scope`: the token lacks the `admin` role", body = ref(ERROR)),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn list(
     caller: Authenticated,
     query: web::Query<AdminQuery>,

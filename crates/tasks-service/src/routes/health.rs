@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use auth_core::{Clock, RevocationView};
-use serde_json::json;
+use service_kit::health::Ready;
 use service_kit::jwks::RemoteKeys;
+use service_kit::openapi::ERROR;
+use service_kit::revocation::report;
 
 use crate::error::ApiError;
 use crate::store::TaskStore;
@@ -28,10 +30,17 @@ impl std::fmt::Debug for Readiness {
     }
 }
 
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
-}
-
+/// Ready: the store answers, the keys are there when they come from a JWKS, and the
+/// revocation view is current.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "ready", body = Ready),
+        (status = 503, description = "`store_unavailable`, `keys_unavailable` (no key was ever fetched from the JWKS) or `revocation_stale`", body = ref(ERROR)),
+    )
+)]
 pub async fn readyz(
     store: web::Data<dyn TaskStore>,
     readiness: web::Data<Readiness>,
@@ -46,13 +55,10 @@ pub async fn readyz(
     store.ping().await?;
     let now = readiness.clock.now();
     let Some(view) = &readiness.revoked else {
-        return Ok(HttpResponse::Ok().json(json!({ "status": "ready" })));
+        return Ok(HttpResponse::Ok().json(Ready::new(None)));
     };
     if view.is_stale(now) {
         return Err(ApiError::RevocationStale);
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "status": "ready",
-        "revocation": service_kit::revocation::report(view, now),
-    })))
+    Ok(HttpResponse::Ok().json(Ready::new(Some(report(view, now)))))
 }

@@ -6,9 +6,27 @@ use actix_web::{web, HttpResponse};
 use auth_core::actix::{AuthError, Authenticated};
 use auth_core::{Subject, SCOPE_TASKS_PURGE};
 
+use service_kit::openapi::ERROR;
+
 use crate::error::ApiError;
 use crate::store::TaskStore;
 
+/// Delete every task of a deleted account (idempotent): a service token with the
+/// `tasks:purge` scope only. The front door does not route it.
+#[utoipa::path(
+    delete,
+    path = "/internal/users/{id}/tasks",
+    operation_id = "purge_user_tasks",
+    tag = "internal",
+    params(("id" = String, Path, description = "the deleted user's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "the user's tasks are gone"),
+        (status = 403, description = "`insufficient_scope`: not a service token with `tasks:purge`", body = ref(ERROR)),
+        (status = 404, description = "`not_found`: not a user id", body = ref(ERROR)),
+        (status = 503, description = "`store_unavailable`", body = ref(ERROR)),
+    )
+)]
 pub async fn purge_user(
     caller: Authenticated,
     user_id: web::Path<String>,

@@ -1,11 +1,11 @@
 //! The HTTP surface. Every route that needs a caller takes `Authenticated` first, so a
 //! bad token is a 401 before any input is looked at.
 
-mod admin;
+pub(crate) mod admin;
 pub mod health;
-mod internal;
-mod me;
-mod tasks;
+pub(crate) mod internal;
+pub(crate) mod me;
+pub(crate) mod tasks;
 
 use actix_web::web;
 use service_kit::http::method_not_allowed;
@@ -27,6 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/me").route(web::get().to(me::me)))
     .service(resource("/admin/tasks").route(web::get().to(admin::list)))
     .service(resource("/internal/users/{id}/tasks").route(web::delete().to(internal::purge_user)))
-    .service(resource("/healthz").route(web::get().to(health::healthz)))
+    .service(resource("/healthz").route(web::get().to(service_kit::health::healthz)))
     .service(resource("/readyz").route(web::get().to(health::readyz)));
 }

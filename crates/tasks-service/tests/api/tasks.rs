@@ -152,3 +152,20 @@ async fn health_and_readiness() {
         assert!(response.headers().contains_key("x-request-id"));
     }
 }
+
+#[tokio::test]
+async fn the_api_document_is_served_without_a_token() {
+    let app = spawn_app(Backend::Memory).await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let served: serde_json::Value = response.json().await.unwrap();
+    let generated = serde_json::to_value(tasks_service::openapi::document()).unwrap();
+    assert_eq!(served, generated);
+    assert_eq!(served["openapi"], "3.1.0");
+}
