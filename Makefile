@@ -74,7 +74,8 @@ bench-core:
 keys:
 	@scripts/keys.sh
 
-## The compose deployment: Redis, auth-1/2, tasks-1/2, nginx on http://localhost:8080.
+## The compose deployment: Redis, auth-1/2, tasks-1/2, nginx on https://localhost:8443
+## (http://localhost:8080 redirects).
 ## Builds the service images from deploy/Dockerfile when they are missing. Uses the images
 ## of `make images-offline` when it has run (target/offline/images.env).
 OFFLINE_ENV := $(wildcard target/offline/images.env)

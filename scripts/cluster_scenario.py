@@ -19,13 +19,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import http.client
 import json
 import shutil
+import ssl
 import statistics
 import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -39,7 +42,9 @@ AOF_FLUSH_WAIT = 1.5
 
 
 class Cluster(Protocol):
-    base_url: str
+    base_url: str  # https://… : the scenario verifies the certificate with ca_file
+    ca_file: str | None
+    http_url: str | None  # the plain-HTTP port, which must only redirect to HTTPS
 
     def instance(self, upstream_addr: str) -> str: ...
     def stop(self, instance: str) -> None: ...
@@ -145,6 +150,7 @@ class Client:
 
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
+        self.tls = ssl.create_default_context(cafile=cluster.ca_file) if cluster.ca_file else None
 
     def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> Reply:
         data = None if body is None else json.dumps(body).encode()
@@ -155,7 +161,7 @@ class Client:
             request.add_header("Authorization", f"Bearer {token}")
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT, context=self.tls) as response:
                 status, raw, headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as err:
             status, raw, headers = err.code, err.read(), err.headers
@@ -193,9 +199,53 @@ def refresh(client: Client, phase: Phase, session: Session) -> bool:
     return True
 
 
+def check_https(cluster: Cluster, log) -> None:
+    """The front door speaks HTTPS with a certificate the deployment's CA signed (and one
+    that nobody else trusts), says HSTS, sets the refresh cookie `Secure`, and its plain-HTTP
+    port only redirects (308, so a POST stays a POST)."""
+    url = urllib.parse.urlsplit(cluster.base_url)
+    check(url.scheme == "https", f"the front door is not HTTPS: {cluster.base_url}")
+    try:
+        urllib.request.urlopen(cluster.base_url + "/", timeout=REQUEST_TIMEOUT,
+                               context=ssl.create_default_context())
+        raise ScenarioFailed("a client without the deployment's CA accepted its certificate")
+    except urllib.error.URLError as err:
+        check(isinstance(err.reason, ssl.SSLCertVerificationError), f"not a certificate refusal: {err}")
+    client = Client(cluster)
+    username = f"https-{int(time.time() * 1000) % 10**8}"
+    reply = client.call("POST", "/auth/register", {"username": username, "password": PASSWORD})
+    check(reply.status == 201, f"register over HTTPS: {reply.status} {reply.body}")
+    connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=REQUEST_TIMEOUT, context=client.tls)
+    body = json.dumps({"username": username, "password": PASSWORD})
+    connection.request("POST", "/auth/login", body, {"Content-Type": "application/json",
+                                                      "X-Tessera-Client": "browser"})
+    response = connection.getresponse()
+    response.read()
+    cookie = response.getheader("Set-Cookie") or ""
+    hsts = response.getheader("Strict-Transport-Security") or ""
+    connection.close()
+    check(response.status == 200, f"browser login over HTTPS: {response.status}")
+    check(cookie.startswith("tessera_refresh=") and "; Secure" in cookie and "HttpOnly" in cookie,
+          f"the refresh cookie is not Secure and HttpOnly: {cookie.split(';', 1)[-1]}")
+    check(hsts.startswith("max-age="), f"no HSTS on the login answer: {hsts!r}")
+    if cluster.http_url:
+        plain = urllib.parse.urlsplit(cluster.http_url)
+        connection = http.client.HTTPConnection(plain.hostname, plain.port, timeout=REQUEST_TIMEOUT)
+        connection.request("POST", "/auth/login?x=1", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        location = response.getheader("Location") or ""
+        connection.close()
+        check(response.status == 308 and location.startswith("https://") and location.endswith("/auth/login?x=1"),
+              f"plain HTTP does not redirect to HTTPS: {response.status} {location!r}")
+    log("https: certificate verified against the deployment's CA (and refused without it), "
+        "HSTS, Secure refresh cookie" + (", plain HTTP redirects (308)" if cluster.http_url else ""))
+
+
 def run(cluster: Cluster, log=print, users: int = 4, calls: int = 200) -> list[Phase]:
     """Runs every step; raises ScenarioFailed on the first broken promise. Returns the
     phases for the summary."""
+    check_https(cluster, log)
     client = Client(cluster)
     names = [f"user-{i}-{int(time.time()) % 100000}" for i in range(users)]
     phases: list[Phase] = []

@@ -33,12 +33,14 @@ SUBNET = os.environ.get("TESSERA_TEST_SUBNET", "172.30.54")
 
 
 class ComposeCluster:
-    def __init__(self, project: str, port: int):
+    def __init__(self, project: str, port: int, http_port: int):
         self.project = project
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"https://127.0.0.1:{port}"
+        self.http_url = f"http://127.0.0.1:{http_port}"
+        self.ca_file = str(ROOT / "keys" / "tls" / "ca.pem")  # `make keys`
         env_file = TARGET / "offline" / "images.env"
-        self.env = dict(os.environ, TESSERA_PORT=str(port), TESSERA_SUBNET=SUBNET,
-                        TESSERA_PUBLIC_URL=f"http://127.0.0.1:{port}")
+        self.env = dict(os.environ, TESSERA_PORT=str(port), TESSERA_HTTP_PORT=str(http_port),
+                        TESSERA_SUBNET=SUBNET, TESSERA_PUBLIC_URL=self.base_url)
         for line in env_file.read_text().splitlines():
             key, _, value = line.partition("=")
             self.env[key] = value
@@ -127,7 +129,7 @@ def main() -> int:
         subprocess.run([ROOT / "scripts" / "images-offline.sh"], check=True)
     images_seconds = time.monotonic() - began
 
-    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port())
+    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port(), free_port())
     try:
         started = time.monotonic()
         cluster.up()

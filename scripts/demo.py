@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make demo`: the multi-instance story without Docker. A private redis-server (AOF on,
 a password), two auth-service and two tasks-service processes (release builds) and nginx
-with the deployment's own configuration, all on loopback; then the same scenario as
+with the deployment's own configuration — HTTPS with a certificate from a CA made for the
+run (scripts/tls-cert.sh), plain HTTP redirecting — all on loopback; then the same scenario as
 `make compose-test` (scripts/cluster_scenario.py): both instances answer, auth-1 stops
 under load, Redis is killed and comes back. Everything stops and is removed at the end;
 the run is bounded by TIME_LIMIT.
@@ -12,7 +13,8 @@ instance fetches the JWKS of one auth instance (TASKS__JWT__JWKS_URL). The scena
 also rotates the signing key with `auth-service keys rotate` while clients keep calling
 (short JWKS max-age so the new key signs about a minute later).
 
-Needs redis-server and nginx (Debian: apt-get install -y redis-server nginx-light).
+Needs redis-server, nginx and openssl (Debian: apt-get install -y redis-server nginx-light
+openssl).
 With --keep, the cluster stays up after the scenario until Ctrl-C, for a look around.
 """
 
@@ -54,8 +56,13 @@ def find(binary: str) -> str:
 class LocalCluster:
     def __init__(self, work: Path):
         self.work = work
-        self.ports = {name: free_port() for name in [*INSTANCES, "redis", "nginx"]}
-        self.base_url = f"http://127.0.0.1:{self.ports['nginx']}"
+        self.ports = {name: free_port() for name in [*INSTANCES, "redis", "nginx", "nginx-http"]}
+        self.base_url = f"https://127.0.0.1:{self.ports['nginx']}"
+        self.http_url = f"http://127.0.0.1:{self.ports['nginx-http']}"
+        # The front door's certificate, from a CA of this run's own.
+        subprocess.run([str(ROOT / "scripts" / "tls-cert.sh"), str(work / "tls")], check=True,
+                       capture_output=True)
+        self.ca_file = str(work / "tls" / "ca.pem")
         self.processes: dict[str, subprocess.Popen] = {}
         self.redis_password = secrets.token_urlsafe(32)
         (work / "redis-password").write_text(self.redis_password)
@@ -138,7 +145,12 @@ class LocalCluster:
         for instance in INSTANCES:
             port = 8081 if instance.startswith("auth") else 8082
             config = config.replace(f"server {instance}:{port} ", f"server 127.0.0.1:{self.ports[instance]} ")
-        config = config.replace("listen 8080;", f"listen 127.0.0.1:{self.ports['nginx']};")
+        https, plain = self.ports["nginx"], self.ports["nginx-http"]
+        config = config.replace("listen 8443 ssl;", f"listen 127.0.0.1:{https} ssl;")
+        config = config.replace("listen 8080;", f"listen 127.0.0.1:{plain};")
+        config = config.replace("https://$host:8443$request_uri", f"https://$host:{https}$request_uri")
+        config = config.replace("/run/secrets/tls-cert", str(self.work / "tls" / "cert.pem"))
+        config = config.replace("/run/secrets/tls-key", str(self.work / "tls" / "key.pem"))
         config = config.replace("root /srv/tessera/web;", f"root {ROOT / 'web'};")
         config = config.replace("access_log /dev/stdout combined;", f"access_log {self.work / 'nginx-access.log'};")
         (self.work / "nginx.conf").write_text(config)
@@ -196,7 +208,8 @@ def main() -> int:
         print(cluster_scenario.summary(phases, time.monotonic() - began))
         passed = True
         if keep:
-            print(f"demo: still running at {cluster.base_url} (web client there too); Ctrl-C stops it")
+            print(f"demo: still running at {cluster.base_url} (web client there too; its certificate's "
+                  f"CA is {cluster.ca_file}); Ctrl-C stops it")
             try:
                 signal.pause()
             except KeyboardInterrupt:

@@ -2,7 +2,8 @@
 # The development front door: the deployment's nginx configuration (deploy/nginx/nginx.conf)
 # in the foreground, serving web/ and proxying /auth/, /oauth/, /.well-known/, /tasks, /me
 # and /admin/ to one auth-service and one tasks-service on loopback, so the browser client
-# is same-origin with both.
+# is same-origin with both. Plain HTTP: the lines marked `# tls` (certificate, HSTS, the
+# redirect server) are dropped, since browsers treat http://localhost as a secure origin.
 #
 # Usage: scripts/frontdoor.sh LISTEN AUTH_ADDR TASKS_ADDR
 #   e.g. scripts/frontdoor.sh 127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082
@@ -22,7 +23,7 @@ fi
 prefix=$(mktemp -d -t tessera-frontdoor.XXXXXX)
 chmod 755 "$prefix" # nginx workers may run as another user and must reach the temp dirs
 # Both "instances" of each upstream are the one process given.
-sed -e "s|auth-[12]:8081|$2|" -e "s|tasks-[12]:8082|$3|" -e "s|listen 8080;|listen $1;|" \
+sed -e '/# tls$/d' -e "s|auth-[12]:8081|$2|" -e "s|tasks-[12]:8082|$3|" -e "s|listen 8443 ssl;|listen $1;|" \
   -e "s|root /srv/tessera/web;|root $root/web;|" -e "s|access_log /dev/stdout combined;|access_log off;|" \
   "$root/deploy/nginx/nginx.conf" >"$prefix/nginx.conf"
 

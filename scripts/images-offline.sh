@@ -5,7 +5,7 @@
 # images built on them from binaries compiled here.
 #
 #   tessera/auth-service:latest, tessera/tasks-service:latest   the compose file's defaults
-#   tessera-offline/redis:<suite>, tessera-offline/nginx:<suite> named in <out>/images.env
+#   tessera-offline/redis:<suite>, tessera-offline/nginx:<suite>-2 named in <out>/images.env
 #   tessera-offline/runtime:<suite>                             the services' base (Debian +
 #                                                               ca-certificates)
 #
@@ -20,7 +20,9 @@ out=$target/offline
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:?this host does not name its Debian suite}")
 base=tessera-offline/runtime:$suite
 redis=tessera-offline/redis:$suite
-nginx=tessera-offline/nginx:$suite
+# The suffix changes with the image's package list, so an image built before it changed is
+# never taken for the current one (nginx-light + openssl since "-2").
+nginx=tessera-offline/nginx:$suite-2
 
 say() { echo "images-offline: $*" >&2; }
 
@@ -107,7 +109,8 @@ if ! have_image "$base" || ! have_image "$redis" || ! have_image "$nginx"; then
     import_root "$out/rootfs-redis" "$redis" --change 'WORKDIR /data' --change 'CMD ["redis-server"]'
   fi
   if ! have_image "$nginx"; then
-    derive_root "$out/rootfs-nginx" nginx-light
+    # openssl: the swarm smoke test speaks HTTPS from inside the container.
+    derive_root "$out/rootfs-nginx" nginx-light openssl
     import_root "$out/rootfs-nginx" "$nginx" --change 'CMD ["nginx", "-g", "daemon off;"]'
   fi
   if ! have_image "$base"; then

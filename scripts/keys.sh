@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make keys`: the secrets docker-compose.yml reads from keys/ — `jwt-secret` (the HS256
-# signing secret both services share) and `redis-password` — plus `refresh-secret` and the
-# asymmetric key set `signing/` (AUTH__JWT__KEYS_DIR for the eddsa/es256 modes; made by
-# `auth-service keys generate`, private keys 0600; KEYS_ALG=es256 for P-256). Idempotent:
+# signing secret both services share), `redis-password`, and the front door's HTTPS
+# certificate with the local CA that signed it (`tls/`, by scripts/tls-cert.sh; TLS_HOSTS
+# adds host names) — plus `refresh-secret` and the asymmetric key set `signing/`
+# (AUTH__JWT__KEYS_DIR for the eddsa/es256 modes; made by `auth-service keys generate`,
+# private keys 0600; KEYS_ALG=es256 for P-256). Idempotent:
 # an existing file or set is kept, never overwritten (rotating the JWT secret logs everyone
 # out; the key set rotates with `auth-service keys rotate`).
 #
@@ -30,6 +32,7 @@ secret() {
 secret jwt-secret
 secret redis-password
 secret refresh-secret
+"$(dirname "$0")/tls-cert.sh" "$dir/tls"
 
 # The key set, by the auth-service binary itself: the one already built, else cargo.
 if [[ -e $dir/signing/keyset.json ]]; then

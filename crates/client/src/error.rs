@@ -29,6 +29,9 @@ pub enum ClientError {
     /// Reading or writing the persisted tokens failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The client could not be set up (e.g. an unreadable CA certificate file).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl ClientError {

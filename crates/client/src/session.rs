@@ -14,6 +14,7 @@
 //! share the request path above.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ pub struct SessionBuilder {
     auth_url: String,
     grant: Grant,
     http: Option<Client>,
+    ca_cert: Option<PathBuf>,
     clock: Option<Arc<dyn Clock>>,
     store: Option<Arc<dyn TokenStore>>,
 }
@@ -90,6 +92,14 @@ impl SessionBuilder {
     /// The HTTP client to use (default: [`http_client`]).
     pub fn http_client(mut self, http: Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Also trust the CA certificates in this PEM file (a deployment with its own CA,
+    /// e.g. `keys/tls/ca.pem` from `make keys`). Ignored when [`Self::http_client`] gives
+    /// the client.
+    pub fn ca_cert(mut self, file: impl Into<PathBuf>) -> Self {
+        self.ca_cert = Some(file.into());
         self
     }
 
@@ -130,7 +140,7 @@ impl SessionBuilder {
         let tokens = store.load()?;
         let http = match self.http {
             Some(http) => http,
-            None => http_client()?,
+            None => http_client_trusting(self.ca_cert.as_deref())?,
         };
         Ok(Session {
             http,
@@ -148,7 +158,7 @@ impl SessionBuilder {
 }
 
 use crate::wire::{empty_body, error_from, json_body, send};
-pub use crate::wire::{http_client, REQUEST_TIMEOUT};
+pub use crate::wire::{http_client, http_client_trusting, REQUEST_TIMEOUT};
 
 impl Session {
     /// A session with the auth-service at `auth_url` (e.g. `https://auth.example.com`).
@@ -157,6 +167,7 @@ impl Session {
             auth_url: auth_url.trim_end_matches('/').to_owned(),
             grant: Grant::User,
             http: None,
+            ca_cert: None,
             clock: None,
             store: None,
         }

@@ -2,11 +2,12 @@
 //! the expected JSON body, or the service's error body (Tessera's `{"error","message"}` or
 //! OAuth2's RFC 6749 §5.2 shape) as a [`ClientError`].
 
+use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
 use reqwest::header::RETRY_AFTER;
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use reqwest::{Certificate, Client, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -18,17 +19,44 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default HTTP client: rustls (ring provider, platform trust store), a request
 /// timeout, no redirects (a redirected token request is a misconfiguration to surface).
 pub fn http_client() -> Result<Client, ClientError> {
+    http_client_trusting(None)
+}
+
+/// [`http_client`] that also trusts the CA certificates of the PEM file `ca_file`, when
+/// given: a deployment's own CA (`keys/tls/ca.pem` from `make keys`), besides the
+/// platform's.
+pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<Client, ClientError> {
     static PROVIDER: Once = Once::new();
     PROVIDER.call_once(|| {
         // Fails only if the process already chose a provider, which is then used.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    Client::builder()
+    let mut builder = Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("tessera-client/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| ClientError::transport(&err))
+        .user_agent(concat!("tessera-client/", env!("CARGO_PKG_VERSION")));
+    if let Some(file) = ca_file {
+        for certificate in ca_certificates(file)? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|err| ClientError::transport(&err))
+}
+
+/// The certificates of a PEM file; none at all is an error too (the wrong file).
+fn ca_certificates(file: &Path) -> Result<Vec<Certificate>, ClientError> {
+    let shown = file.display();
+    let pem = std::fs::read(file)
+        .map_err(|err| ClientError::Setup(format!("cannot read the CA file {shown}: {err}")))?;
+    match Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(certificates),
+        Ok(_) => Err(ClientError::Setup(format!(
+            "the CA file {shown} holds no PEM certificate"
+        ))),
+        Err(err) => Err(ClientError::Setup(format!(
+            "the CA file {shown} is not PEM certificates: {err}"
+        ))),
+    }
 }
 
 /// Sends a request, mapping a failure to reach the service to [`ClientError::Transport`].

@@ -35,7 +35,8 @@ impl From<StorageError> for CliError {
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            CliError::Local(_) | CliError::Client(ClientError::Storage(_)) => LOCAL,
+            CliError::Local(_)
+            | CliError::Client(ClientError::Storage(_) | ClientError::Setup(_)) => LOCAL,
             CliError::Client(ClientError::LoginRequired { .. }) => LOGIN_REQUIRED,
             CliError::Client(ClientError::Api { status: 401, .. }) => LOGIN_REQUIRED,
             CliError::Client(ClientError::Api { status: 404, .. }) => NOT_FOUND,
@@ -78,7 +79,8 @@ impl CliError {
             CliError::Client(ClientError::Transport { .. } | ClientError::Protocol { .. }) => {
                 "unavailable"
             }
-            CliError::Client(ClientError::Storage(_)) | CliError::Local(_) => "local_error",
+            CliError::Client(ClientError::Storage(_) | ClientError::Setup(_))
+            | CliError::Local(_) => "local_error",
         }
     }
 }

@@ -38,6 +38,10 @@ pub struct Cli {
         default_value = "default"
     )]
     pub profile: String,
+    /// Also trust the CA certificates in this PEM file (a deployment with its own CA:
+    /// `keys/tls/ca.pem` from `make keys`).
+    #[arg(long, global = true, env = "TESSERA_CA_CERT")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
     pub json: bool,

@@ -25,7 +25,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             )));
         }
     }
-    let session = Arc::new(Session::builder(auth_url).store(store).build()?);
+    let mut builder = Session::builder(auth_url).store(store);
+    if let Some(file) = &cli.ca_cert {
+        builder = builder.ca_cert(file);
+    }
+    let session = Arc::new(builder.build()?);
     let tasks = TasksClient::new(session.clone(), &cli.tasks_url);
     let out = Output { json: cli.json };
 

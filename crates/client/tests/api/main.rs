@@ -5,5 +5,6 @@
 
 mod cli;
 mod helpers;
+mod https;
 mod service;
 mod session;
