@@ -40,6 +40,12 @@ def test_nginx_errors_are_json(stack):
     assert_json_error(request(stack, "GET", "/me"), 401, "invalid_token")
 
 
+def test_operator_endpoints_are_not_routed(stack):
+    # Each instance serves these on its own port; the front door never does.
+    for path in ("/metrics", "/openapi.json", "/readyz", "/internal/users/x/tasks"):
+        assert_json_error(request(stack, "GET", path), 404, "not_found")
+
+
 def test_no_instance_answering_is_a_json_503_with_retry_after(stack):
     tasks = stack.processes[1]
     tasks.terminate()

@@ -178,6 +178,35 @@ impl AuthError {
         }
     }
 
+    /// A short, stable reason for metrics (`tessera_token_rejected_total{reason}`): a
+    /// handful of values, never anything from the request.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing",
+            AuthError::MalformedHeader | AuthError::MultipleHeaders => "bad_header",
+            AuthError::Revoked => "revoked",
+            AuthError::MissingRole(_) | AuthError::MissingScope(_) | AuthError::NotAUser => {
+                "insufficient_scope"
+            }
+            AuthError::NotConfigured => "not_configured",
+            AuthError::InvalidToken(err) => match err {
+                VerifyError::Expired => "expired",
+                VerifyError::NotYetValid | VerifyError::IssuedInFuture => "not_yet_valid",
+                VerifyError::BadSignature => "bad_signature",
+                VerifyError::UnknownKid | VerifyError::MissingKid => "unknown_kid",
+                VerifyError::WrongAudience => "wrong_audience",
+                VerifyError::WrongIssuer => "wrong_issuer",
+                VerifyError::Revoked => "revoked",
+                VerifyError::RevocationStale => "revocation_stale",
+                VerifyError::UnsupportedAlg
+                | VerifyError::AlgNotAllowed
+                | VerifyError::AlgMismatch
+                | VerifyError::MissingAlg => "bad_algorithm",
+                _ => "malformed",
+            },
+        }
+    }
+
     /// The revocation view is stale and refuses every token: the server's state.
     fn is_stale(&self) -> bool {
         *self == AuthError::InvalidToken(VerifyError::RevocationStale)

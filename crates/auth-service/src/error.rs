@@ -167,4 +167,6 @@ pub enum StartupError {
     Redis(#[from] RedisSetupError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }

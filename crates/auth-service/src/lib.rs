@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod introspection;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod password;

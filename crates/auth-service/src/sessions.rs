@@ -15,6 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::metrics::{Issued, Limit, Refresh, Revocation};
 use crate::password::{validate_password, validate_username};
 use crate::refresh::{RefreshToken, SessionId};
 use crate::state::AppState;
@@ -66,6 +67,17 @@ impl AppState {
         password: SecretString,
         client: &ClientInfo,
     ) -> Result<User, ApiError> {
+        let result = self.create_user(username, password, client).await;
+        self.counters().registration_result(&result);
+        result
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<User, ApiError> {
         validate_username(username).map_err(ApiError::Validation)?;
         validate_password(&password).map_err(ApiError::Validation)?;
         self.throttle_ip(client).await?;
@@ -93,6 +105,17 @@ impl AppState {
     /// Checks credentials (rate-limited; an unknown name costs what a wrong password
     /// costs) and starts a session.
     pub async fn login(
+        &self,
+        username: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<TokenResponse, ApiError> {
+        let result = self.start_session(username, password, client).await;
+        self.counters().login_result(&result);
+        result
+    }
+
+    async fn start_session(
         &self,
         username: &str,
         password: SecretString,
@@ -145,7 +168,19 @@ impl AppState {
 
     /// Rotates a refresh token (see the module docs for exactly what is returned).
     pub async fn refresh(&self, presented: &str) -> Result<TokenResponse, ApiError> {
-        let presented = RefreshToken::parse(presented).ok_or(ApiError::InvalidRefreshToken)?;
+        let result = self.rotate(presented).await;
+        if let Err(ApiError::StoreUnavailable(_) | ApiError::Internal(_)) = &result {
+            self.counters().refresh(Refresh::Error);
+        }
+        result
+    }
+
+    /// [`Self::refresh`]; counts every outcome but a failure of the store.
+    async fn rotate(&self, presented: &str) -> Result<TokenResponse, ApiError> {
+        let Some(presented) = RefreshToken::parse(presented) else {
+            self.counters().refresh(Refresh::Invalid);
+            return Err(ApiError::InvalidRefreshToken);
+        };
         let successor = self.refresh_keys().successor(&presented);
         let (presented_hash, successor_hash) = (presented.secret_hash(), successor.secret_hash());
         let refresh = &self.settings().refresh;
@@ -164,12 +199,28 @@ impl AppState {
             })
             .await?;
         let user_id = sid.user().to_string();
+        let counted = |outcome| self.counters().refresh(outcome);
         match outcome {
-            Rotation::Rotated(grant) | Rotation::Grace(grant) => {
+            Rotation::Rotated(grant) => {
+                counted(Refresh::Rotated);
                 self.respond(&user_id, &successor, &grant)
             }
-            Rotation::Unknown | Rotation::Revoked => Err(ApiError::InvalidRefreshToken),
-            Rotation::Expired => Err(ApiError::SessionExpired),
+            Rotation::Grace(grant) => {
+                counted(Refresh::Grace);
+                self.respond(&user_id, &successor, &grant)
+            }
+            Rotation::Unknown => {
+                counted(Refresh::Invalid);
+                Err(ApiError::InvalidRefreshToken)
+            }
+            Rotation::Revoked => {
+                counted(Refresh::Revoked);
+                Err(ApiError::InvalidRefreshToken)
+            }
+            Rotation::Expired => {
+                counted(Refresh::Expired);
+                Err(ApiError::SessionExpired)
+            }
             Rotation::Reused => Err(self.reuse_detected(sid)),
             Rotation::Mismatch {
                 generation,
@@ -182,6 +233,7 @@ impl AppState {
                     self.store().end_session(sid, at).await?;
                     Err(self.reuse_detected(sid))
                 } else {
+                    counted(Refresh::Invalid);
                     Err(ApiError::InvalidRefreshToken)
                 }
             }
@@ -195,6 +247,7 @@ impl AppState {
             self.store()
                 .logout(token.session(), &token.secret_hash(), self.revoking())
                 .await?;
+            self.counters().revoked(Revocation::Logout);
         }
         Ok(())
     }
@@ -216,6 +269,7 @@ impl AppState {
             .end_all_sessions(&claims.sub, self.revoking())
             .await?;
         tracing::info!(event = "logout_all", user_id = %claims.sub, "every session ended");
+        self.counters().revoked(Revocation::LogoutAll);
         Ok(())
     }
 
@@ -239,6 +293,7 @@ impl AppState {
             return Err(ApiError::NotFound);
         }
         tracing::info!(event = "session_revoked", user_id = %claims.sub, session_id = %sid, "session ended by its owner");
+        self.counters().revoked(Revocation::Ended);
         Ok(())
     }
 
@@ -282,6 +337,7 @@ impl AppState {
             return Err(revoked_token());
         }
         tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
+        self.counters().revoked(Revocation::PasswordChanged);
         Ok(())
     }
 
@@ -306,6 +362,7 @@ impl AppState {
             return Err(revoked_token());
         }
         tracing::info!(event = "account_deleted", user_id = %user.id, "account, sessions and username deleted");
+        self.counters().revoked(Revocation::AccountDeleted);
         crate::purge::purge_now(self, &user.id).await;
         Ok(())
     }
@@ -330,6 +387,7 @@ impl AppState {
             .issuer()
             .user_token(user_id, sid, grant.role, grant.ver)
             .map_err(ApiError::internal)?;
+        self.counters().issued(Issued::User);
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -348,10 +406,13 @@ impl AppState {
             .issuer()
             .service_token(client_id, scope)
             .map_err(ApiError::internal)?;
+        self.counters().issued(Issued::Service);
         Ok((token, self.issuer().ttl().as_secs()))
     }
 
     fn reuse_detected(&self, sid: &SessionId) -> ApiError {
+        self.counters().refresh(Refresh::Reused);
+        self.counters().revoked(Revocation::Reuse);
         tracing::warn!(
             event = "refresh_token_reuse",
             user_id = %sid.user(),
@@ -367,6 +428,7 @@ impl AppState {
             &format!("ip:{}", client.ip),
             limits.ip_attempts,
             limits.ip_window_secs,
+            Limit::Ip,
         )
         .await
     }
@@ -378,13 +440,21 @@ impl AppState {
             &format!("user:{}", username.to_ascii_lowercase()),
             limits.username_attempts,
             limits.username_window_secs,
+            Limit::Username,
         )
         .await
     }
 
-    async fn throttle(&self, key: &str, limit: u64, window_secs: u64) -> Result<(), ApiError> {
+    async fn throttle(
+        &self,
+        key: &str,
+        limit: u64,
+        window_secs: u64,
+        scope: Limit,
+    ) -> Result<(), ApiError> {
         let hits = self.store().hit(key, window_secs, self.now()).await?;
         if hits.count > limit {
+            self.counters().limited(scope);
             return Err(ApiError::RateLimited {
                 retry_after: hits.resets_in,
             });

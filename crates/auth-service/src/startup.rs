@@ -67,6 +67,7 @@ impl Application {
             http: &settings.http,
             cors_origins: &[],
             openapi: &crate::openapi::document(),
+            metrics: state.metrics(),
         };
         let shared = state.clone();
         let service = serve(skeleton, move |config| {

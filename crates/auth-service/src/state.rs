@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use auth_core::{Clock, Issuer, Jwks, RevocationView, Verifier};
 use secrecy::ExposeSecret;
+use service_kit::metrics::Metrics;
 
 use crate::config::{Settings, ENV_PREFIX};
 use crate::error::{ApiError, StartupError};
 use crate::keys::signing_keys;
+use crate::metrics::AuthMetrics;
 use crate::oauth::Clients;
 use crate::password::Passwords;
 use crate::refresh::RefreshKeys;
@@ -37,6 +39,9 @@ pub struct AppState {
     outbound: reqwest::Client,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    /// The service's registry (`GET /metrics`) and its own series on it.
+    metrics: Metrics,
+    counters: AuthMetrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -84,19 +89,34 @@ impl AppState {
             let cause = service_kit::http::error_chain(&err);
             StartupError::Config(format!("HTTP client: {cause}"))
         })?;
+        let metrics = Metrics::new("auth-service")?;
+        let counters = AuthMetrics::register(&metrics)?;
         Ok(AppState {
             store,
             verifier: Arc::new(verifier),
             revoked,
             issuer,
-            passwords: Passwords::new(&settings.password)?,
+            passwords: Passwords::new(&settings.password)?
+                .with_metrics(counters.hash_seconds.clone(), counters.hash_queue.clone()),
             refresh_keys: RefreshKeys::derive(refresh_secret.expose_secret().as_bytes()),
             clients: Clients::new(&settings.oauth.public_clients, &settings.oauth.clients)
                 .map_err(StartupError::Config)?,
             outbound,
             clock,
             settings,
+            metrics,
+            counters,
         })
+    }
+
+    /// The service's registry, served at `GET /metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The auth-service's own series.
+    pub fn counters(&self) -> &AuthMetrics {
+        &self.counters
     }
 
     pub fn settings(&self) -> &Settings {

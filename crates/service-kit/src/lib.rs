@@ -22,6 +22,7 @@ pub mod health;
 pub mod http;
 pub mod jwks;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod redis;

@@ -8,13 +8,15 @@
 //! - for a Bearer-protected operation: 401 `invalid_token` with its RFC 6750 challenge,
 //!   403 `insufficient_scope` where the route requires a role or scope, and 503
 //!   `revocation_stale`;
-//! - a `Retry-After` header on every 429 and 503.
+//! - a `Retry-After` header on every 429 and 503;
+//!
+//! and the skeleton's own operations, `GET /openapi.json` and `GET /metrics`.
 
 use std::collections::BTreeMap;
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ObjectBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema, Type,
@@ -59,6 +61,39 @@ impl Modify for Shared {
             BEARER.to_owned(),
             RefOr::T(SecurityScheme::Http(bearer.build())),
         );
+        // The skeleton's own routes (server.rs), in every service's document.
+        let meta = [
+            (
+                "/openapi.json",
+                "openapi",
+                "this document",
+                "application/json",
+                Type::Object,
+            ),
+            (
+                "/metrics",
+                "metrics",
+                "Prometheus text format",
+                "text/plain",
+                Type::String,
+            ),
+        ];
+        for (path, id, what, media, kind) in meta {
+            let body = ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(kind)))
+                .build();
+            let ok = ResponseBuilder::new()
+                .description(what)
+                .content(media, body);
+            let operation = OperationBuilder::new()
+                .operation_id(Some(id))
+                .tag("operations")
+                .summary(Some(what))
+                .response("200", ok.build());
+            doc.paths
+                .paths
+                .insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
+        }
         let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
         for item in doc.paths.paths.values_mut() {
             for operation in [
@@ -220,6 +255,7 @@ mod tests {
     fn every_operation_gets_the_edges_answers_and_protected_ones_the_bearer_answers() {
         let doc = Doc::openapi();
         assert_eq!(statuses(&doc, "/open"), ["200", "400"]);
+        assert_eq!(statuses(&doc, "/metrics"), ["200", "400"]);
         assert_eq!(
             statuses(&doc, "/protected"),
             ["204", "400", "401", "408", "413", "415", "503"]

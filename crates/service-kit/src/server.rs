@@ -12,7 +12,7 @@
 use std::fmt::Display;
 use std::net::TcpListener;
 use std::process::ExitCode;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -25,6 +25,7 @@ use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
 use crate::http::{edges, input_config, not_found, RootSpan};
+use crate::metrics::{exposition, track, Metrics};
 
 /// Open files kept back from client connections: Redis, outbound calls, key files, logs.
 pub const RESERVED_FILES: u64 = 256;
@@ -154,6 +155,8 @@ pub struct Skeleton<'a> {
     pub cors_origins: &'a [String],
     /// The service's API document, served at `GET /openapi.json`.
     pub openapi: &'a utoipa::openapi::OpenApi,
+    /// Where requests are counted, served at `GET /metrics`.
+    pub metrics: &'a Metrics,
 }
 
 /// Why a server could not be set up.
@@ -211,6 +214,7 @@ where
     let port = listener.local_addr()?.port();
     let document = web::Bytes::from(skeleton.openapi.to_pretty_json()?);
     let limits = skeleton.http.limits(skeleton.workers);
+    let metrics = Arc::new(skeleton.metrics.clone());
     let origins = skeleton.cors_origins.to_vec();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -219,9 +223,25 @@ where
                 edges(req, next, limits.body_timeout)
             }))
             .wrap(TracingLogger::<RootSpan>::new())
+            .wrap(from_fn({
+                let metrics = metrics.clone();
+                move |req, next| track(req, next, metrics.clone())
+            }))
             .configure(input_config)
             .configure(configure.clone())
-            .route("/openapi.json", web::get().to(openapi(document.clone())))
+            .service(
+                web::resource("/openapi.json")
+                    .name("/openapi.json")
+                    .route(web::get().to(openapi(document.clone()))),
+            )
+            .service(
+                web::resource("/metrics")
+                    .name("/metrics")
+                    .route(web::get().to({
+                        let metrics = metrics.clone();
+                        move || std::future::ready(exposition(&metrics))
+                    })),
+            )
             .default_service(web::to(not_found))
     })
     .client_request_timeout(limits.head_timeout)

@@ -8,6 +8,7 @@ use actix_web::web;
 use auth_core::{Clock, KeySource, SetupError, SystemClock, Verifier};
 use service_kit::jwks::{remote_keys, JwksError};
 use service_kit::keys::{verification_keys, KeyError};
+use service_kit::metrics::Metrics;
 use service_kit::redis::RedisSetupError;
 use service_kit::revocation::FIRST_LOAD_WAIT;
 use service_kit::server::{serve, ServeError, Service, Skeleton};
@@ -33,6 +34,8 @@ pub enum StartupError {
     Redis(#[from] RedisSetupError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// A bound, not yet running, tasks-service.
@@ -93,6 +96,7 @@ impl Application {
             http: &settings.http,
             cors_origins: &settings.cors.allowed_origins,
             openapi: &crate::openapi::document(),
+            metrics: &Metrics::new("tasks-service")?,
         };
         let service = serve(skeleton, move |config| {
             config

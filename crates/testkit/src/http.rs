@@ -50,3 +50,14 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert!(body["message"].is_string(), "{body}");
     body
 }
+
+/// The samples of a Prometheus text exposition (`GET /metrics`): `name{labels}` → value.
+pub fn metric_samples(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}

@@ -6,9 +6,11 @@
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use prometheus::{Histogram, IntGauge};
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
@@ -128,6 +130,14 @@ pub struct Passwords {
     /// Verified against when the username is unknown, so that costs what a wrong
     /// password costs.
     dummy_hash: String,
+    meter: Option<Meter>,
+}
+
+/// Where the pool reports: each job's hashing time, and the jobs queued or running.
+#[derive(Clone, Debug)]
+struct Meter {
+    seconds: Histogram,
+    queue: IntGauge,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -166,7 +176,18 @@ impl Passwords {
                 .spawn(move || work(&queue, hasher))
                 .map_err(|e| PasswordError::internal("starting a hashing thread", e))?;
         }
-        Ok(Passwords { jobs, dummy_hash })
+        Ok(Passwords {
+            jobs,
+            dummy_hash,
+            meter: None,
+        })
+    }
+
+    /// Reports each job's hashing time to `seconds` and the jobs queued or running to
+    /// `queue`.
+    pub fn with_metrics(mut self, seconds: Histogram, queue: IntGauge) -> Passwords {
+        self.meter = Some(Meter { seconds, queue });
+        self
     }
 
     /// A PHC-format argon2id hash of `password` with a fresh salt.
@@ -206,15 +227,31 @@ impl Passwords {
         job: impl FnOnce(&mut Hasher) -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, PasswordError> {
         let (done, result) = oneshot::channel();
+        let meter = self.meter.clone();
         let job: Job = Box::new(move |hasher| {
-            let _ = done.send(job(hasher));
+            let started = Instant::now();
+            let output = job(hasher);
+            if let Some(meter) = &meter {
+                meter.seconds.observe(started.elapsed().as_secs_f64());
+                meter.queue.dec();
+            }
+            let _ = done.send(output);
         });
-        self.jobs.try_send(job).map_err(|err| match err {
-            TrySendError::Full(_) => PasswordError::Busy,
-            TrySendError::Disconnected(_) => PasswordError::Internal {
-                context: "hashing threads stopped",
-                source: None,
-            },
+        // Counted before it is queued: a thread may finish it before `try_send` returns.
+        if let Some(meter) = &self.meter {
+            meter.queue.inc();
+        }
+        self.jobs.try_send(job).map_err(|err| {
+            if let Some(meter) = &self.meter {
+                meter.queue.dec();
+            }
+            match err {
+                TrySendError::Full(_) => PasswordError::Busy,
+                TrySendError::Disconnected(_) => PasswordError::Internal {
+                    context: "hashing threads stopped",
+                    source: None,
+                },
+            }
         })?;
         Ok(result)
     }

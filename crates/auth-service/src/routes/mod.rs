@@ -24,8 +24,10 @@ use crate::sessions::ClientInfo;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Named after its pattern: the metrics' `route` label.
     let route = |path: &str, route| {
         web::resource(path)
+            .name(path)
             .default_service(web::to(method_not_allowed))
             .route(route)
     };

@@ -14,6 +14,7 @@ mod held_store;
 mod helpers;
 mod key_rotation;
 mod lifecycle;
+mod metrics;
 mod oauth;
 mod oauth2_client;
 mod outage;

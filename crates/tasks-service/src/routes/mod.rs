@@ -12,7 +12,12 @@ use service_kit::http::method_not_allowed;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    // Named after its pattern: the metrics' `route` label.
+    let resource = |path: &str| {
+        web::resource(path)
+            .name(path)
+            .default_service(web::to(method_not_allowed))
+    };
     cfg.service(
         resource("/tasks")
             .route(web::get().to(tasks::list))

@@ -10,6 +10,7 @@ mod cors;
 mod helpers;
 mod internal;
 mod isolation;
+mod metrics;
 mod redis_auth;
 mod redis_outage;
 mod slow_clients;

@@ -1,0 +1,178 @@
+//! Prometheus metrics. Each service owns one [`Metrics`]: a registry of its own (no
+//! process-global state, so services started in one test process count apart) whose every
+//! series carries `service`, served as the text format at `GET /metrics` on the service's
+//! port (the front door never routes it). The skeleton records every request
+//! (`tessera_http_requests_total{route,method,status}`,
+//! `tessera_http_request_duration_seconds{route,method}`) and every refused access token
+//! (`tessera_token_rejected_total{reason}`); services register their own series on
+//! [`Metrics::registry`].
+//!
+//! Recording allocates nothing: `route` is the matched resource's name — each resource is
+//! named after its pattern (`/tasks/{id}`, never a raw path with an id), `unmatched`
+//! otherwise — and label values are `&str`s the request already holds; the counters behind
+//! them are looked up under a read lock, and created once per label set.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse};
+use auth_core::actix::AuthError;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Every series' name starts with this.
+pub const PREFIX: &str = "tessera";
+
+/// Request latency buckets, in seconds: a verification is tens of microseconds, a login
+/// tens of milliseconds, a store timeout two seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A service's registry and the series every service records.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    rejected: IntCounterVec,
+}
+
+impl Metrics {
+    /// A registry whose series carry `service="<service>"`, with the request and
+    /// rejection series and `tessera_build_info{version}` (always 1).
+    pub fn new(service: &str) -> Result<Metrics, prometheus::Error> {
+        let labels = [("service".to_owned(), service.to_owned())].into();
+        let registry = Registry::new_custom(Some(PREFIX.to_owned()), Some(labels))?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route pattern",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from the request's head to its answer",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "method"],
+        )?;
+        let rejected = IntCounterVec::new(
+            Opts::new(
+                "token_rejected_total",
+                "Access tokens refused (401/403/503 from Bearer authentication), by reason",
+            ),
+            &["reason"],
+        )?;
+        let build = IntGaugeVec::new(
+            Opts::new("build_info", "The running build (always 1)"),
+            &["version"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
+        registry.register(Box::new(build.clone()))?;
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        Ok(Metrics {
+            registry,
+            requests,
+            duration,
+            rejected,
+        })
+    }
+
+    /// Where a service registers its own series.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Registers a counter family named `tessera_<name>` with one `label`, and returns its
+    /// counters for `values`, in order (a service's fixed outcomes, resolved once).
+    pub fn counters<const N: usize>(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: [&str; N],
+    ) -> Result<[prometheus::IntCounter; N], prometheus::Error> {
+        let family = IntCounterVec::new(Opts::new(name, help), &[label])?;
+        self.registry.register(Box::new(family.clone()))?;
+        Ok(values.map(|value| family.with_label_values(&[value])))
+    }
+
+    /// Registers the histogram `tessera_<name>` with `buckets`.
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: &[f64],
+    ) -> Result<Histogram, prometheus::Error> {
+        let histogram =
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))?;
+        self.registry.register(Box::new(histogram.clone()))?;
+        Ok(histogram)
+    }
+
+    /// Registers the gauge `tessera_<name>`.
+    pub fn gauge(&self, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+        let gauge = IntGauge::new(name, help)?;
+        self.registry.register(Box::new(gauge.clone()))?;
+        Ok(gauge)
+    }
+
+    /// The text exposition of every series.
+    pub fn render(&self) -> Vec<u8> {
+        let mut text = Vec::with_capacity(16 * 1024);
+        // Encoding into memory fails only for series that break the format, which names
+        // and labels fixed in code cannot.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut text);
+        text
+    }
+
+    fn record(&self, response: &ServiceResponse<impl MessageBody>, started: Instant) {
+        let request = response.request();
+        let route = request.match_name().unwrap_or("unmatched");
+        let method = request.method().as_str();
+        let status = response.status();
+        self.requests
+            .with_label_values(&[route, method, status.as_str()])
+            .inc();
+        self.duration
+            .with_label_values(&[route, method])
+            .observe(started.elapsed().as_secs_f64());
+        if let Some(refusal) = response
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<AuthError>())
+        {
+            self.rejected.with_label_values(&[refusal.reason()]).inc();
+        }
+    }
+}
+
+/// Middleware (`middleware::from_fn`) recording each request on `metrics`.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+    metrics: Arc<Metrics>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let response = next.call(req).await?;
+    metrics.record(&response, started);
+    Ok(response)
+}
+
+/// `GET /metrics`: the text exposition.
+pub fn exposition(metrics: &Metrics) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .body(metrics.render())
+}

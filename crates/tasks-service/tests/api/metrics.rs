@@ -1,0 +1,96 @@
+//! `GET /metrics` on a resource server: requests by route pattern (never the raw path)
+//! and refused tokens by reason, moved by exactly what a known sequence sends.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app, Backend, TestApp};
+
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    testkit::http::metric_samples(&text)
+}
+
+#[tokio::test]
+async fn requests_count_by_route_pattern_and_refused_tokens_by_reason() {
+    let app = spawn_app(Backend::Memory).await;
+    let token = app.token_for("ruth");
+    let before = scrape(&app).await;
+
+    let task = app.create_task(&token, "counted").await;
+    let id = task["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/tasks/{id}"), &token).await.status(),
+        StatusCode::OK
+    );
+    let missing = "01a230aa-b3f2-764a-83a0-def6f48a92e6";
+    assert_eq!(
+        app.get(&format!("/tasks/{missing}"), &token).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/me", "not.a.token").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let short_lived = app.token_for("ruth");
+    app.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        app.get("/me", &short_lived).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let unrouted = app.client.get(app.url("/nowhere/42")).send().await.unwrap();
+    assert_eq!(unrouted.status(), StatusCode::NOT_FOUND);
+
+    let after = scrape(&app).await;
+    let series = |labels: &str| format!("tessera_{labels},service=\"tasks-service\"}}");
+    let delta = |name: &str| {
+        after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+    };
+    let expected = [
+        (
+            "http_requests_total{method=\"POST\",route=\"/tasks\",status=\"201\"",
+            1.0,
+        ),
+        (
+            "http_requests_total{method=\"GET\",route=\"/tasks/{id}\",status=\"200\"",
+            1.0,
+        ),
+        (
+            "http_requests_total{method=\"GET\",route=\"/tasks/{id}\",status=\"404\"",
+            1.0,
+        ),
+        (
+            "http_requests_total{method=\"GET\",route=\"/me\",status=\"401\"",
+            2.0,
+        ),
+        (
+            "http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"",
+            1.0,
+        ),
+        ("token_rejected_total{reason=\"malformed\"", 1.0),
+        ("token_rejected_total{reason=\"expired\"", 1.0),
+        (
+            "http_request_duration_seconds_count{method=\"GET\",route=\"/tasks/{id}\"",
+            2.0,
+        ),
+    ];
+    for (labels, want) in expected {
+        assert_eq!(delta(&series(labels)), want, "{labels}");
+    }
+    assert!(
+        !after
+            .keys()
+            .any(|k| k.contains(id) || k.contains("nowhere")),
+        "raw paths leaked into labels"
+    );
+}
