@@ -91,6 +91,9 @@ impl AppState {
         })?;
         let metrics = Metrics::new("auth-service")?;
         let counters = AuthMetrics::register(&metrics)?;
+        if let Some(view) = &revoked {
+            metrics.watch_revocation(view.clone(), clock.clone())?;
+        }
         Ok(AppState {
             store,
             verifier: Arc::new(verifier),

@@ -12,7 +12,7 @@
 //! otherwise — and label values are `&str`s the request already holds; the counters behind
 //! them are looked up under a read lock, and created once per label set.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -21,9 +21,10 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use auth_core::actix::AuthError;
+use auth_core::{Clock, RevocationView};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// Every series' name starts with this.
@@ -36,12 +37,22 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// A service's registry and the series every service records.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
     rejected: IntCounterVec,
+    /// Run before each scrape: gauges read from state that lives elsewhere.
+    before_scrape: Arc<Mutex<Vec<ScrapeHook>>>,
+}
+
+type ScrapeHook = Box<dyn Fn() + Send + Sync>;
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 impl Metrics {
@@ -86,7 +97,43 @@ impl Metrics {
             requests,
             duration,
             rejected,
+            before_scrape: Arc::default(),
         })
+    }
+
+    /// Runs `hook` before every scrape (to set gauges from state kept elsewhere).
+    pub fn before_scrape(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.hooks().push(Box::new(hook));
+    }
+
+    fn hooks(&self) -> std::sync::MutexGuard<'_, Vec<ScrapeHook>> {
+        self.before_scrape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `tessera_revocation_entries` and `tessera_revocation_staleness_seconds` of `view`
+    /// at each scrape (staleness `+Inf` before the view ever heard from the store).
+    pub fn watch_revocation(
+        &self,
+        view: Arc<RevocationView>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(), prometheus::Error> {
+        let entries = self.gauge(
+            "revocation_entries",
+            "Revoked sessions, users and tokens the revocation view holds",
+        )?;
+        let staleness = Gauge::new(
+            "revocation_staleness_seconds",
+            "Seconds since the revocation view last heard from the store (+Inf: never)",
+        )?;
+        self.registry.register(Box::new(staleness.clone()))?;
+        self.before_scrape(move || {
+            entries.set(i64::try_from(view.len()).unwrap_or(i64::MAX));
+            let seconds = view.staleness_at(clock.now());
+            staleness.set(seconds.map_or(f64::INFINITY, |s| s as f64));
+        });
+        Ok(())
     }
 
     /// Where a service registers its own series.
@@ -130,6 +177,9 @@ impl Metrics {
 
     /// The text exposition of every series.
     pub fn render(&self) -> Vec<u8> {
+        for hook in self.hooks().iter() {
+            hook();
+        }
         let mut text = Vec::with_capacity(16 * 1024);
         // Encoding into memory fails only for series that break the format, which names
         // and labels fixed in code cannot.
@@ -175,4 +225,53 @@ pub fn exposition(metrics: &Metrics) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .body(metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::ManualClock;
+
+    fn text(metrics: &Metrics) -> String {
+        String::from_utf8(metrics.render()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_view_that_never_heard_from_the_store_is_infinitely_stale() {
+        let metrics = Metrics::new("test-service").unwrap();
+        let view = Arc::new(RevocationView::new());
+        metrics
+            .watch_revocation(view, Arc::new(ManualClock::starting_now()))
+            .unwrap();
+        let text = text(&metrics);
+        // The crate writes `inf`, which Prometheus parses as +Inf (Go's ParseFloat).
+        let staleness = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("tessera_revocation_staleness_seconds{service=\"test-service\"} ")
+            })
+            .unwrap_or_default();
+        assert!(
+            staleness
+                .trim_start_matches('+')
+                .eq_ignore_ascii_case("inf"),
+            "{text}"
+        );
+        assert!(text.contains("tessera_revocation_entries{service=\"test-service\"} 0"));
+        assert!(text.contains(&format!(
+            "tessera_build_info{{version=\"{}\",service=\"test-service\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+
+    #[test]
+    fn an_in_process_view_is_current() {
+        let metrics = Metrics::new("test-service").unwrap();
+        let view = Arc::new(RevocationView::in_process());
+        metrics
+            .watch_revocation(view, Arc::new(ManualClock::starting_now()))
+            .unwrap();
+        assert!(text(&metrics)
+            .contains("tessera_revocation_staleness_seconds{service=\"test-service\"} 0"));
+    }
 }

@@ -80,6 +80,10 @@ impl Application {
             Some(remote) => Some(remote.start().await),
             None => None,
         };
+        let metrics = Metrics::new("tasks-service")?;
+        if let Some(view) = &revoked {
+            metrics.watch_revocation(view.clone(), clock.clone())?;
+        }
         let readiness = web::Data::new(Readiness {
             keys: remote.clone(),
             revoked,
@@ -96,7 +100,7 @@ impl Application {
             http: &settings.http,
             cors_origins: &settings.cors.allowed_origins,
             openapi: &crate::openapi::document(),
-            metrics: &Metrics::new("tasks-service")?,
+            metrics: &metrics,
         };
         let service = serve(skeleton, move |config| {
             config

@@ -159,6 +159,14 @@ async fn a_known_sequence_moves_every_counter_by_exactly_its_share() {
             )],
             1.0
         );
+        // The revocation view: the reused family's session is in it, and it is current.
+        let entries = sample("revocation_entries", "").replace("{,", "{");
+        assert!(
+            deltas(&before, &after, &[&entries])[0] >= 1.0,
+            "{backend:?}"
+        );
+        let staleness = after[&sample("revocation_staleness_seconds", "").replace("{,", "{")];
+        assert!((0.0..5.0).contains(&staleness), "{backend:?}: {staleness}");
         // Hashing: every login and registration above hashed or verified once.
         let hashes = sample("password_hash_seconds_count", "").replace("{,", "{");
         assert_eq!(

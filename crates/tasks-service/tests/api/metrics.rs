@@ -94,3 +94,17 @@ async fn requests_count_by_route_pattern_and_refused_tokens_by_reason() {
         "raw paths leaked into labels"
     );
 }
+
+#[tokio::test]
+async fn the_revocation_view_shows_as_gauges_where_there_is_a_feed() {
+    let app = spawn_app(Backend::Redis).await;
+    let samples = scrape(&app).await;
+    let gauge = |name: &str| samples[&format!("tessera_{name}{{service=\"tasks-service\"}}")];
+    assert_eq!(gauge("revocation_entries"), 0.0);
+    let staleness = gauge("revocation_staleness_seconds");
+    assert!((0.0..5.0).contains(&staleness), "{staleness}");
+
+    // In memory there is no feed and no view: no such series.
+    let memory = scrape(&spawn_app(Backend::Memory).await).await;
+    assert!(!memory.keys().any(|k| k.contains("revocation")));
+}
