@@ -71,6 +71,8 @@ pub struct RemoteKeys {
     schedule: Mutex<Schedule>,
     /// Successful fetches so far.
     fetched: AtomicU64,
+    /// Failed fetches so far.
+    failed: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +117,7 @@ impl RemoteKeys {
             min_interval_secs: DEFAULT_MIN_INTERVAL_SECS,
             schedule: Mutex::new(Schedule::default()),
             fetched: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         })
     }
 
@@ -141,6 +144,14 @@ impl RemoteKeys {
         keys.fetch_at_start().await;
         keys.clone().spawn_refresher();
         keys
+    }
+
+    /// Fetches so far: (succeeded, failed) — for metrics.
+    pub fn fetch_counts(&self) -> (u64, u64) {
+        (
+            self.fetched.load(Ordering::SeqCst),
+            self.failed.load(Ordering::SeqCst),
+        )
     }
 
     /// Whether keys were ever fetched (readiness).
@@ -197,6 +208,7 @@ impl RemoteKeys {
                 Ok(())
             }
             Err(err) => {
+                self.failed.fetch_add(1, Ordering::SeqCst);
                 let wait = if self.is_loaded() {
                     self.min_interval_secs
                 } else {

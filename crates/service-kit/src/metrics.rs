@@ -21,6 +21,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use auth_core::actix::AuthError;
+use auth_core::jwks::RemoteKeys;
 use auth_core::{Clock, RevocationView};
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
@@ -173,6 +174,23 @@ impl Metrics {
         let gauge = IntGauge::new(name, help)?;
         self.registry.register(Box::new(gauge.clone()))?;
         Ok(gauge)
+    }
+
+    /// `tessera_jwks_fetch_total{outcome="success"|"error"}` of `keys`, read at each
+    /// scrape.
+    pub fn watch_jwks(&self, keys: Arc<RemoteKeys>) -> Result<(), prometheus::Error> {
+        let [success, error] = self.counters(
+            "jwks_fetch_total",
+            "Fetches of the auth-service's public keys (JWKS), by outcome",
+            "outcome",
+            ["success", "error"],
+        )?;
+        self.before_scrape(move || {
+            let (succeeded, failed) = keys.fetch_counts();
+            success.inc_by(succeeded.saturating_sub(success.get()));
+            error.inc_by(failed.saturating_sub(error.get()));
+        });
+        Ok(())
     }
 
     /// The text exposition of every series.

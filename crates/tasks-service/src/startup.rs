@@ -84,6 +84,9 @@ impl Application {
         if let Some(view) = &revoked {
             metrics.watch_revocation(view.clone(), clock.clone())?;
         }
+        if let Some(keys) = &remote {
+            metrics.watch_jwks(keys.clone())?;
+        }
         let readiness = web::Data::new(Readiness {
             keys: remote.clone(),
             revoked,

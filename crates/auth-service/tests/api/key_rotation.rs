@@ -431,6 +431,25 @@ async fn a_resource_server_started_before_the_jwks_answers_is_not_ready_until_it
     })
     .await;
     assert_eq!(me().await, StatusCode::OK);
+
+    // The fetches show in the resource server's metrics: failures, then one success.
+    let text = app
+        .client
+        .get(format!("{tasks}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = testkit::http::metric_samples(&text);
+    let fetches = |outcome: &str| {
+        samples[&format!(
+            "tessera_jwks_fetch_total{{outcome=\"{outcome}\",service=\"tasks-service\"}}"
+        )]
+    };
+    assert_eq!(fetches("success"), 1.0);
+    assert!(fetches("error") >= 1.0, "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
