@@ -2,7 +2,8 @@
 # Makes sure what the test suites need is installed: redis-server (integration tests start
 # private instances on loopback), openssl (a test reads the generated keys with it),
 # chromium + chromium-driver and nginx (the browser tests of web/ and the front door they
-# go through), python3's venv, and rustfmt/clippy for the lint steps. As root on Debian it
+# go through), python3's venv, promtool (Debian's prometheus: the alert rules' unit tests),
+# and rustfmt/clippy for the lint steps. As root on Debian it
 # installs what is missing; otherwise it says exactly what to install.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus) # promtool: the alert rules' tests
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
