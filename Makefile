@@ -26,7 +26,7 @@ test: test-deps
 	# auth-core without features (no HTTP stack) must build clean on its own too.
 	$(CARGO) clippy -p auth-core --lib -- -D warnings
 	$(CARGO) test --workspace --all-features
-	promtool check rules deploy/prometheus/alerts.yml
+	promtool check config deploy/prometheus/prometheus.yml
 	promtool test rules deploy/prometheus/alerts.test.yml
 	scripts/recipes-test.sh
 	scripts/contract-test.sh

@@ -3,8 +3,10 @@
 
 Builds the images the offline way (scripts/images-offline.sh; no registry needed), starts
 the stack under a private project name on a free port, waits for every healthcheck, runs
-the multi-instance scenario (scripts/cluster_scenario.py) through nginx, and always takes
-the stack down again (`down -v`). Bounded: the whole run is killed after TIME_LIMIT.
+the multi-instance scenario (scripts/cluster_scenario.py) through nginx, then checks
+through Prometheus's HTTP API that every instance is scraped, that a known sequence moves
+the counters exactly and that the reuse alert fires, and always takes the stack down again
+(`down -v`). Bounded: the whole run is killed after TIME_LIMIT.
 
 Usage: scripts/compose_test.py [--no-build]   (root, Docker; `make keys` is run for you)
 """
@@ -17,6 +19,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import cluster_scenario
@@ -27,19 +31,22 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 TIME_LIMIT = 900  # seconds, images included
 HEALTHY_TIMEOUT = 120
+PROMETHEUS_TIMEOUT = 60
 SERVICES = ["auth-1", "auth-2", "tasks-1", "tasks-2"]
 # Not the compose file's default subnet, so a stack someone runs with `make up` is untouched.
 SUBNET = os.environ.get("TESSERA_TEST_SUBNET", "172.30.54")
 
 
 class ComposeCluster:
-    def __init__(self, project: str, port: int, http_port: int):
+    def __init__(self, project: str, port: int, http_port: int, prometheus_port: int):
         self.project = project
         self.base_url = f"https://127.0.0.1:{port}"
         self.http_url = f"http://127.0.0.1:{http_port}"
         self.ca_file = str(ROOT / "keys" / "tls" / "ca.pem")  # `make keys`
         env_file = TARGET / "offline" / "images.env"
+        self.prometheus_url = f"http://127.0.0.1:{prometheus_port}"
         self.env = dict(os.environ, TESSERA_PORT=str(port), TESSERA_HTTP_PORT=str(http_port),
+                        TESSERA_PROMETHEUS_PORT=str(prometheus_port),
                         TESSERA_SUBNET=SUBNET, TESSERA_PUBLIC_URL=self.base_url)
         for line in env_file.read_text().splitlines():
             key, _, value = line.partition("=")
@@ -120,6 +127,91 @@ class ComposeCluster:
         self.run("down", "-v", "--remove-orphans", check=False)
 
 
+def prometheus_query(cluster: ComposeCluster, expr: str) -> dict[str, float]:
+    """An instant query's samples, keyed by their labels (`k=v,…`)."""
+    url = f"{cluster.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=10) as response:
+        result = json.load(response)["data"]["result"]
+    return {",".join(f"{k}={v}" for k, v in sorted(r["metric"].items())): float(r["value"][1]) for r in result}
+
+
+def until(what: str, condition, timeout: float = PROMETHEUS_TIMEOUT):
+    """Polls `condition` (returning a value, falsy while not yet) until it holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except OSError:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise cluster_scenario.ScenarioFailed(f"Prometheus: {what} not seen within {timeout} s")
+        time.sleep(1)
+
+
+def check_prometheus(cluster: ComposeCluster) -> None:
+    """Through Prometheus's HTTP API: all four instances are scraped, a known sequence
+    (n logins, m of them failing, k refreshes, one reuse) moves the counters by exactly
+    that much, and the reuse alert fires."""
+    def four_up() -> dict[str, float] | None:
+        up = prometheus_query(cluster, 'up{job="tessera"}')
+        return up if len(up) == 4 and set(up.values()) == {1.0} else None
+
+    up = until("four instances scraped", four_up)
+    totals = {
+        "logins": 'sum by (outcome) (tessera_logins_total{outcome=~"success|invalid_credentials"})',
+        "refreshes": 'sum by (outcome) (tessera_refresh_total{outcome=~"rotated|reused"})',
+    }
+
+    def snapshot() -> dict[str, float]:
+        return {f"{name}:{labels}": value for name, expr in totals.items()
+                for labels, value in prometheus_query(cluster, expr).items()}
+
+    time.sleep(6)  # one scrape after the scenario's last request
+    before = snapshot()
+    client = cluster_scenario.Client(cluster)
+    name = f"prom-{int(time.time()) % 100000}"
+    password = cluster_scenario.PASSWORD
+    client.call("POST", "/auth/register", {"username": name, "password": password})
+    n, m, k = 5, 2, 3
+    session = None
+    for i in range(n):
+        attempt = password if i >= m else "not-the-password"
+        reply = client.call("POST", "/auth/login", {"username": name, "password": attempt})
+        if reply.status == 200:
+            session = reply.body
+    tokens = [session["refresh_token"]]
+    for _ in range(k):
+        reply = client.call("POST", "/auth/refresh", {"refresh_token": tokens[-1]})
+        tokens.append(reply.body["refresh_token"])
+    time.sleep(11)  # past the grace window: presenting the first token again is reuse
+    reuse = client.call("POST", "/auth/refresh", {"refresh_token": tokens[0]})
+    cluster_scenario.check(reuse.body.get("error") == "refresh_token_reused", f"no reuse: {reuse.body}")
+    want = {"logins:outcome=success": n - m, "logins:outcome=invalid_credentials": m,
+            "refreshes:outcome=rotated": k, "refreshes:outcome=reused": 1}
+
+    def moved() -> dict[str, float] | None:
+        now = snapshot()
+        delta = {key: now.get(key, 0.0) - before.get(key, 0.0) for key in want}
+        return delta if delta == want else None
+
+    try:
+        until("the counters moving by exactly the sequence", moved)
+    except cluster_scenario.ScenarioFailed:
+        now = snapshot()
+        raise cluster_scenario.ScenarioFailed(
+            f"counter deltas {({key: now.get(key, 0.0) - before.get(key, 0.0) for key in want})} != {want}")
+    def reuse_alert() -> list[dict]:
+        with urllib.request.urlopen(f"{cluster.prometheus_url}/api/v1/alerts", timeout=10) as response:
+            alerts = json.load(response)["data"]["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == "TesseraRefreshTokenReuse" and a["state"] == "firing"]
+
+    until("TesseraRefreshTokenReuse firing", reuse_alert)
+    print(f"prometheus: {len(up)} instances scraped; {n} logins ({m} failed), {k} refreshes and 1 reuse "
+          "counted exactly; TesseraRefreshTokenReuse firing", flush=True)
+
+
 def main() -> int:
     signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"compose-test: over the {TIME_LIMIT} s limit"))
     signal.alarm(TIME_LIMIT)
@@ -129,7 +221,7 @@ def main() -> int:
         subprocess.run([ROOT / "scripts" / "images-offline.sh"], check=True)
     images_seconds = time.monotonic() - began
 
-    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port(), free_port())
+    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port(), free_port(), free_port())
     try:
         started = time.monotonic()
         cluster.up()
@@ -137,6 +229,7 @@ def main() -> int:
         scenario_began = time.monotonic()
         phases = cluster_scenario.run(cluster, log=lambda line: print(line, flush=True))
         print(cluster_scenario.summary(phases, time.monotonic() - scenario_began))
+        check_prometheus(cluster)
     except (cluster_scenario.ScenarioFailed, subprocess.CalledProcessError) as err:
         detail = getattr(err, "stderr", "") or ""
         print(f"compose-test: FAILED: {err}\n{detail}\n--- logs ---\n{cluster.logs()}", file=sys.stderr)

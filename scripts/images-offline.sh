@@ -5,7 +5,8 @@
 # images built on them from binaries compiled here.
 #
 #   tessera/auth-service:latest, tessera/tasks-service:latest   the compose file's defaults
-#   tessera-offline/redis:<suite>, tessera-offline/nginx:<suite>-2 named in <out>/images.env
+#   tessera-offline/redis:<suite>, tessera-offline/nginx:<suite>-2,
+#   tessera-offline/prometheus:<suite>                          named in <out>/images.env
 #   tessera-offline/runtime:<suite>                             the services' base (Debian +
 #                                                               ca-certificates)
 #
@@ -23,6 +24,7 @@ redis=tessera-offline/redis:$suite
 # The suffix changes with the image's package list, so an image built before it changed is
 # never taken for the current one (nginx-light + openssl since "-2").
 nginx=tessera-offline/nginx:$suite-2
+prometheus=tessera-offline/prometheus:$suite
 
 say() { echo "images-offline: $*" >&2; }
 
@@ -96,7 +98,8 @@ derive_root() {
 }
 
 mkdir -p "$out/debs"
-if ! have_image "$base" || ! have_image "$redis" || ! have_image "$nginx"; then
+if ! have_image "$base" || ! have_image "$redis" || ! have_image "$nginx" ||
+  ! have_image "$prometheus"; then
   if [[ ! -x $out/rootfs-base/bin/sh ]]; then
     say "debootstrap $suite from $mirror (about a minute)"
     rm -rf "$out/rootfs-base"
@@ -113,11 +116,18 @@ if ! have_image "$base" || ! have_image "$redis" || ! have_image "$nginx"; then
     derive_root "$out/rootfs-nginx" nginx-light openssl
     import_root "$out/rootfs-nginx" "$nginx" --change 'CMD ["nginx", "-g", "daemon off;"]'
   fi
+  if ! have_image "$prometheus"; then
+    derive_root "$out/rootfs-prometheus" prometheus
+    # Owned by the user the compose file runs it as: a new volume takes this ownership.
+    chroot "$out/rootfs-prometheus" sh -c 'mkdir -p /prometheus && chown 65534:65534 /prometheus'
+    import_root "$out/rootfs-prometheus" "$prometheus" --change 'WORKDIR /prometheus' \
+      --change 'CMD ["prometheus"]'
+  fi
   if ! have_image "$base"; then
     derive_root "$out/rootfs-runtime" ca-certificates
     import_root "$out/rootfs-runtime" "$base" --change 'CMD ["bash"]'
   fi
-  rm -rf "$out/rootfs-redis" "$out/rootfs-nginx" "$out/rootfs-runtime"
+  rm -rf "$out/rootfs-redis" "$out/rootfs-nginx" "$out/rootfs-prometheus" "$out/rootfs-runtime"
 fi
 
 # The service images: deploy/Dockerfile's runtime stages, copying binaries built here.
@@ -141,5 +151,6 @@ done
 cat >"$out/images.env" <<EOF
 TESSERA_REDIS_IMAGE=$redis
 TESSERA_NGINX_IMAGE=$nginx
+TESSERA_PROMETHEUS_IMAGE=$prometheus
 EOF
 say "done; start with: docker compose --env-file ${out#"$root"/}/images.env up -d"

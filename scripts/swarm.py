@@ -182,10 +182,11 @@ def test() -> int:
     if created_swarm:
         docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
-        # The published port would listen on every interface; the smoke test runs inside
-        # the swarm's network instead, so nothing is published here.
+        # Published ports would listen on every interface; the smoke test runs inside the
+        # swarm's network instead, so nothing is published here.
         stack = render(compose_config(env_file))
-        stack["services"]["nginx"].pop("ports", None)
+        for service in stack["services"].values():
+            service.pop("ports", None)
         if not Path("/proc/net/ip_vs").exists():
             # Service virtual IPs need the kernel's IPVS, which this machine lacks: resolve
             # service names to the tasks themselves (fine while no task is replaced).
