@@ -24,7 +24,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
-use crate::http::{edges, input_config, not_found, RootSpan};
+use crate::http::{edges, input_config, method_not_allowed, not_found, RootSpan};
 use crate::metrics::{exposition, track, Metrics};
 
 /// Open files kept back from client connections: Redis, outbound calls, key files, logs.
@@ -232,11 +232,13 @@ where
             .service(
                 web::resource("/openapi.json")
                     .name("/openapi.json")
+                    .default_service(web::to(method_not_allowed))
                     .route(web::get().to(openapi(document.clone()))),
             )
             .service(
                 web::resource("/metrics")
                     .name("/metrics")
+                    .default_service(web::to(method_not_allowed))
                     .route(web::get().to({
                         let metrics = metrics.clone();
                         move || std::future::ready(exposition(&metrics))

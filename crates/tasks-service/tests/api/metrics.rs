@@ -104,6 +104,14 @@ async fn the_revocation_view_shows_as_gauges_where_there_is_a_feed() {
     let staleness = gauge("revocation_staleness_seconds");
     assert!((0.0..5.0).contains(&staleness), "{staleness}");
 
+    // Only GET: anything else is the JSON 405 every route answers.
+    let post = app.client.post(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        post.json::<serde_json::Value>().await.unwrap()["error"],
+        "method_not_allowed"
+    );
+
     // In memory there is no feed and no view: no such series.
     let memory = scrape(&spawn_app(Backend::Memory).await).await;
     assert!(!memory.keys().any(|k| k.contains("revocation")));
