@@ -4,8 +4,12 @@
 //! [`service_kit::openapi::Shared`], the OAuth parts from [`OAuthParts`].
 
 use service_kit::openapi::{string, Shared};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, OpenApi as Document, RefOr, Schema, Type};
+use utoipa::openapi::{
+    ObjectBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema, Type,
+};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{account, forward, health, oauth, session_list, tokens};
@@ -43,7 +47,8 @@ pub const OAUTH_ERROR: &str = "#/components/schemas/OAuthError";
         service_kit::health::healthz,
         health::readyz,
     ),
-    modifiers(&Shared, &OAuthParts)
+    // OAuthParts first: Shared then gives its 503s `Retry-After` like every other.
+    modifiers(&OAuthParts, &Shared)
 )]
 struct ApiDoc;
 
@@ -52,8 +57,10 @@ pub fn document() -> Document {
     ApiDoc::openapi()
 }
 
-/// The OAuth error body and the two client-side credentials besides Bearer tokens: a
-/// confidential client's HTTP Basic and the browser's refresh cookie.
+/// The OAuth error body, the answers every form-encoded OAuth endpoint shares (408, 413,
+/// 503 `temporarily_unavailable`, in that body), and the two client-side credentials
+/// besides Bearer tokens: a confidential client's HTTP Basic and the browser's refresh
+/// cookie.
 #[derive(Debug)]
 struct OAuthParts;
 
@@ -97,7 +104,38 @@ impl Modify for OAuthParts {
             "refresh_cookie".to_owned(),
             RefOr::T(SecurityScheme::ApiKey(ApiKey::Cookie(cookie))),
         );
+        let shared = [
+            ("408", "`invalid_request`: the body did not arrive in time"),
+            ("413", "`invalid_request`: the body is over 16 KiB"),
+            ("503", "`temporarily_unavailable`"),
+        ];
+        let forms = doc
+            .paths
+            .paths
+            .values_mut()
+            .filter_map(|item| item.post.as_mut());
+        for operation in forms.filter(|operation| is_form(operation)) {
+            for (status, description) in shared {
+                let body = ContentBuilder::new()
+                    .schema(Some(Ref::new(OAUTH_ERROR)))
+                    .build();
+                let response = ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", body);
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| response.build().into());
+            }
+        }
     }
+}
+
+/// Whether `operation` takes a form-encoded body (the OAuth endpoints).
+fn is_form(operation: &Operation) -> bool {
+    matches!(&operation.request_body,
+        Some(RefOr::T(body)) if body.content.contains_key("application/x-www-form-urlencoded"))
 }
 
 #[cfg(test)]

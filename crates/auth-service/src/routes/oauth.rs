@@ -145,10 +145,7 @@ pub struct Introspection {
         (status = 401, description = "`invalid_client`", body = ref(OAUTH_ERROR), headers(
             ("WWW-Authenticate" = String, description = "`Basic realm=…`"),
         )),
-        (status = 408, description = "`invalid_request`: the body did not arrive in time", body = ref(OAUTH_ERROR)),
-        (status = 413, description = "`invalid_request`: the body is over 16 KiB", body = ref(OAUTH_ERROR)),
         (status = 429, description = "`rate_limited`", body = ref(OAUTH_ERROR)),
-        (status = 503, description = "`temporarily_unavailable`", body = ref(OAUTH_ERROR)),
     )
 )]
 pub async fn token(
@@ -223,9 +220,6 @@ pub async fn token(
         (status = 200, description = "revoked — or unknown, spent or expired, which is also 200 (RFC 7009 §2.2)"),
         (status = 400, description = "`invalid_request`, `unauthorized_client` (another kind of client's token)", body = ref(OAUTH_ERROR)),
         (status = 401, description = "`invalid_client`", body = ref(OAUTH_ERROR)),
-        (status = 408, description = "`invalid_request`: the body did not arrive in time", body = ref(OAUTH_ERROR)),
-        (status = 413, description = "`invalid_request`: the body is over 16 KiB", body = ref(OAUTH_ERROR)),
-        (status = 503, description = "`temporarily_unavailable`", body = ref(OAUTH_ERROR)),
     )
 )]
 pub async fn revoke(
@@ -270,9 +264,6 @@ pub async fn revoke(
         (status = 200, description = "the answer", body = Introspection),
         (status = 400, description = "`invalid_request`", body = ref(OAUTH_ERROR)),
         (status = 401, description = "`invalid_client`: no client, or a public one", body = ref(OAUTH_ERROR)),
-        (status = 408, description = "`invalid_request`: the body did not arrive in time", body = ref(OAUTH_ERROR)),
-        (status = 413, description = "`invalid_request`: the body is over 16 KiB", body = ref(OAUTH_ERROR)),
-        (status = 503, description = "`temporarily_unavailable`", body = ref(OAUTH_ERROR)),
     )
 )]
 pub async fn introspect(
