@@ -6,6 +6,7 @@ use auth_core::Role;
 use service_kit::redis::RedisSetupError;
 use thiserror::Error;
 
+use crate::audit::{Audit, AuditEvent};
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::store::{Revoking, StoreError};
@@ -47,6 +48,16 @@ pub async fn set_admin(
     store
         .set_role(&user.id, role, bump, Revoking::at(settings, now))
         .await?;
+    let event = if grant {
+        AuditEvent::RoleGranted
+    } else {
+        AuditEvent::RoleRevoked
+    };
+    Audit::new(event)
+        .user(&user.id)
+        .detail("role", Role::Admin.as_str())
+        .detail("by", "operator")
+        .emit(settings.trust_forwarded_for);
     Ok(if grant {
         format!(
             "{} is now an admin (effective at their next refresh)",
@@ -69,7 +80,16 @@ pub async fn bootstrap(state: &AppState) {
             Ok(Some(user)) if user.role != Role::Admin => store
                 .set_role(&user.id, Role::Admin, false, state.revoking())
                 .await
-                .map(|_| ()),
+                .map(|granted| {
+                    if granted {
+                        state.audit(
+                            Audit::new(AuditEvent::RoleGranted)
+                                .user(&user.id)
+                                .detail("role", Role::Admin.as_str())
+                                .detail("by", "bootstrap"),
+                        );
+                    }
+                }),
             Ok(_) => Ok(()),
             Err(err) => Err(err),
         };

@@ -20,9 +20,11 @@
 //! - [`keys`]: the signing keys: the ring from settings, the rotating key set on disk,
 //!   its reloading in running instances.
 //! - [`admin`]: the admin role: `users grant-admin` / `revoke-admin`, `AUTH__ADMINS`.
+//! - [`audit`]: the audit trail: security events as JSON lines on the `audit` target.
 //! - [`cli`]: the command line: serve, `healthcheck`, `users`, `clients`, `keys`.
 
 pub mod admin;
+pub mod audit;
 pub mod browser;
 pub mod cli;
 pub mod config;

@@ -71,6 +71,15 @@ pub enum Limit {
     Username,
 }
 
+impl Limit {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Limit::Ip => "ip",
+            Limit::Username => "username",
+        }
+    }
+}
+
 /// Whose access token was issued (`tessera_token_issued_total{kind}`).
 #[derive(Clone, Copy, Debug)]
 pub enum Issued {
@@ -146,7 +155,7 @@ impl AuthMetrics {
                 "rate_limited_total",
                 "Requests refused by a login/registration limit, by scope",
                 "scope",
-                ["ip", "username"],
+                [Limit::Ip.as_str(), Limit::Username.as_str()],
             )?,
             issued: metrics.counters(
                 "token_issued_total",

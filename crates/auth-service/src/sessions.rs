@@ -9,11 +9,17 @@
 //! chain. Presenting a spent token after the grace window, or any older spent token,
 //! revokes the whole family: thief and victim both log in again.
 
+use std::net::IpAddr;
+
+use actix_web::http::header::{USER_AGENT, X_FORWARDED_FOR};
+use actix_web::HttpRequest;
 use auth_core::{Claims, Role};
 use secrecy::SecretString;
 use serde::Serialize;
+use service_kit::http::Caller;
 use uuid::Uuid;
 
+use crate::audit::{Audit, AuditEvent};
 use crate::error::ApiError;
 use crate::metrics::{Issued, Limit, Refresh, Revocation};
 use crate::password::{validate_password, validate_username};
@@ -51,6 +57,42 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// The client of `req` (see [`ClientInfo::of_caller`]).
+    pub fn of(req: &HttpRequest, trust_forwarded_for: bool) -> ClientInfo {
+        let header = |name| req.headers().get(name).cloned();
+        let caller = Caller {
+            request_id: None,
+            peer: req.peer_addr(),
+            user_agent: header(USER_AGENT),
+            forwarded_for: header(X_FORWARDED_FOR),
+        };
+        ClientInfo::of_caller(&caller, trust_forwarded_for)
+    }
+
+    /// The client `caller` describes. With `trust_forwarded_for`, the IP is the last
+    /// `X-Forwarded-For` entry — the one our own proxy appended — so a client cannot choose
+    /// its IP by sending the header itself.
+    pub fn of_caller(caller: &Caller, trust_forwarded_for: bool) -> ClientInfo {
+        let forwarded = trust_forwarded_for
+            .then(|| caller.forwarded_for.as_ref()?.to_str().ok())
+            .flatten()
+            .and_then(|list| list.rsplit(',').next())
+            .map(str::trim)
+            .filter(|ip| ip.parse::<IpAddr>().is_ok());
+        let ip = match forwarded {
+            Some(ip) => ip.to_owned(),
+            None => caller
+                .peer
+                .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string()),
+        };
+        let user_agent = caller
+            .user_agent
+            .as_ref()
+            .map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned())
+            .unwrap_or_default();
+        ClientInfo::new(ip, &user_agent)
+    }
+
     pub fn new(ip: String, user_agent: &str) -> ClientInfo {
         ClientInfo {
             ip,
@@ -98,7 +140,15 @@ impl AppState {
             created_at: self.now(),
         };
         self.store().create_user(&user).await?;
-        tracing::info!(event = "register", user_id = %user.id, "user registered");
+        self.audit(Audit::new(AuditEvent::UserRegistered).user(&user.id));
+        if role == Role::Admin {
+            self.audit(
+                Audit::new(AuditEvent::RoleGranted)
+                    .user(&user.id)
+                    .detail("role", role.as_str())
+                    .detail("by", "bootstrap"),
+            );
+        }
         Ok(user)
     }
 
@@ -133,7 +183,11 @@ impl AppState {
         };
         let hash = user.as_ref().map(|user| user.password_hash.clone());
         if !self.passwords().verify(password, hash).await? {
-            tracing::info!(event = "login_failed", ip = %client.ip, "invalid credentials");
+            let failed = Audit::new(AuditEvent::LoginFailed);
+            self.audit(match &user {
+                Some(user) => failed.user(&user.id),
+                None => failed,
+            });
             return Err(ApiError::InvalidCredentials);
         }
         let user = user.ok_or(ApiError::InvalidCredentials)?;
@@ -162,7 +216,11 @@ impl AppState {
             .create_session(&session)
             .await?
             .ok_or(ApiError::InvalidCredentials)?;
-        tracing::info!(event = "login", user_id = %user.id, session_id = %session.sid, "session started");
+        self.audit(
+            Audit::new(AuditEvent::LoginSucceeded)
+                .user(&user.id)
+                .session(&session.sid),
+        );
         self.respond(&user.id, &token, &grant)
     }
 
@@ -244,10 +302,15 @@ impl AppState {
     /// succeeds for a malformed or unknown token: logout is idempotent.
     pub async fn logout(&self, presented: &str) -> Result<(), ApiError> {
         if let Some(token) = RefreshToken::parse(presented) {
-            self.store()
-                .logout(token.session(), &token.secret_hash(), self.revoking())
-                .await?;
-            self.counters().revoked(Revocation::Logout);
+            let sid = token.session();
+            if self
+                .store()
+                .logout(sid, &token.secret_hash(), self.revoking())
+                .await?
+            {
+                self.counters().revoked(Revocation::Logout);
+                self.audit(Audit::new(AuditEvent::Logout).user(sid.user()).session(sid));
+            }
         }
         Ok(())
     }
@@ -268,7 +331,11 @@ impl AppState {
         self.store()
             .end_all_sessions(&claims.sub, self.revoking())
             .await?;
-        tracing::info!(event = "logout_all", user_id = %claims.sub, "every session ended");
+        self.audit(
+            Audit::new(AuditEvent::LogoutAll)
+                .user(&claims.sub)
+                .session(&claims.sid),
+        );
         self.counters().revoked(Revocation::LogoutAll);
         Ok(())
     }
@@ -292,7 +359,12 @@ impl AppState {
         if !self.store().end_session(&sid, self.revoking()).await? {
             return Err(ApiError::NotFound);
         }
-        tracing::info!(event = "session_revoked", user_id = %claims.sub, session_id = %sid, "session ended by its owner");
+        self.audit(
+            Audit::new(AuditEvent::SessionRevoked)
+                .user(&claims.sub)
+                .session(&sid)
+                .detail("by_session", claims.sid.as_str()),
+        );
         self.counters().revoked(Revocation::Ended);
         Ok(())
     }
@@ -305,7 +377,12 @@ impl AppState {
             until: claims.exp.saturating_add(self.settings().jwt.leeway_secs),
         };
         self.store().revoke_token(&claims.jti, at).await?;
-        tracing::info!(event = "token_revoked", user_id = %claims.sub, session_id = %claims.sid, "access token revoked");
+        self.audit(
+            Audit::new(AuditEvent::TokenRevoked)
+                .user(&claims.sub)
+                .session(&claims.sid)
+                .detail("jti", claims.jti.as_str()),
+        );
         Ok(())
     }
 
@@ -336,7 +413,11 @@ impl AppState {
         {
             return Err(revoked_token());
         }
-        tracing::info!(event = "password_changed", user_id = %user.id, "password changed; other sessions ended");
+        self.audit(
+            Audit::new(AuditEvent::PasswordChanged)
+                .user(&user.id)
+                .session(&claims.sid),
+        );
         self.counters().revoked(Revocation::PasswordChanged);
         Ok(())
     }
@@ -361,7 +442,11 @@ impl AppState {
             self.store().purge_done(&user.id).await?;
             return Err(revoked_token());
         }
-        tracing::info!(event = "account_deleted", user_id = %user.id, "account, sessions and username deleted");
+        self.audit(
+            Audit::new(AuditEvent::AccountDeleted)
+                .user(&user.id)
+                .session(&claims.sid),
+        );
         self.counters().revoked(Revocation::AccountDeleted);
         crate::purge::purge_now(self, &user.id).await;
         Ok(())
@@ -413,11 +498,10 @@ impl AppState {
     fn reuse_detected(&self, sid: &SessionId) -> ApiError {
         self.counters().refresh(Refresh::Reused);
         self.counters().revoked(Revocation::Reuse);
-        tracing::warn!(
-            event = "refresh_token_reuse",
-            user_id = %sid.user(),
-            session_id = %sid,
-            "a spent refresh token was presented again; the session family is revoked"
+        self.audit(
+            Audit::new(AuditEvent::RefreshReuseDetected)
+                .user(sid.user())
+                .session(sid),
         );
         ApiError::RefreshTokenReused
     }
@@ -455,6 +539,7 @@ impl AppState {
         let hits = self.store().hit(key, window_secs, self.now()).await?;
         if hits.count > limit {
             self.counters().limited(scope);
+            self.audit(Audit::new(AuditEvent::RateLimited).detail("scope", scope.as_str()));
             return Err(ApiError::RateLimited {
                 retry_after: hits.resets_in,
             });

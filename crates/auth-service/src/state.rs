@@ -12,6 +12,7 @@ use auth_core::{Clock, Issuer, Jwks, RevocationView, Verifier};
 use secrecy::ExposeSecret;
 use service_kit::metrics::Metrics;
 
+use crate::audit::Audit;
 use crate::config::{Settings, ENV_PREFIX};
 use crate::error::{ApiError, StartupError};
 use crate::keys::signing_keys;
@@ -120,6 +121,11 @@ impl AppState {
     /// The auth-service's own series.
     pub fn counters(&self) -> &AuthMetrics {
         &self.counters
+    }
+
+    /// Writes an audit event (see [`crate::audit`]) with the current request's client.
+    pub fn audit(&self, event: Audit) {
+        event.emit(self.settings.trust_forwarded_for);
     }
 
     pub fn settings(&self) -> &Settings {

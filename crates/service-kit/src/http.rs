@@ -5,6 +5,7 @@
 //! string (where a careless client might put a token).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{
     InternalError, JsonPayloadError, PathError, PayloadError, QueryPayloadError,
 };
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, USER_AGENT, X_FORWARDED_FOR};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
@@ -214,7 +215,8 @@ pub async fn edges(
                 payload: Box::pin(Deadline::new(body, body_timeout)),
             }),
         }
-        let response = next.call(req).await?;
+        let caller = Caller::of(&req);
+        let response = CALLER.scope(caller, next.call(req)).await?;
         match response
             .response()
             .error()
@@ -237,6 +239,42 @@ pub async fn edges(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     Ok(response)
+}
+
+tokio::task_local! {
+    /// Who sent the request the running task answers (set by [`edges`]), for what needs
+    /// it deep in a call (the audit trail) without threading it through every signature.
+    static CALLER: Caller;
+}
+
+/// What a request says about its sender, copied at the edge (header values share the
+/// request's buffer: no allocation).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    pub request_id: Option<RequestId>,
+    /// The TCP peer.
+    pub peer: Option<SocketAddr>,
+    pub user_agent: Option<HeaderValue>,
+    /// `X-Forwarded-For` as received (whether to trust it is the service's decision).
+    pub forwarded_for: Option<HeaderValue>,
+}
+
+impl Caller {
+    fn of(req: &ServiceRequest) -> Caller {
+        let header = |name| req.headers().get(name).cloned();
+        Caller {
+            request_id: req.extensions().get::<RequestId>().copied(),
+            peer: req.peer_addr(),
+            user_agent: header(USER_AGENT),
+            forwarded_for: header(X_FORWARDED_FOR),
+        }
+    }
+
+    /// The sender of the request the current task answers; `None` outside a request (a
+    /// background task, a command-line tool).
+    pub fn current() -> Option<Caller> {
+        CALLER.try_with(Caller::clone).ok()
+    }
 }
 
 /// A request body that ends in a `TimedOut` error once its deadline passes. The timer is

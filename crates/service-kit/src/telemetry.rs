@@ -6,14 +6,20 @@
 //! client could write ERROR lines at will. Those events never reach the output; instead
 //! [`ClientErrors`] writes one INFO line per minute at most, counting them and quoting the
 //! latest.
+//!
+//! Audit events (target [`AUDIT_TARGET`]) are not log lines: each is one JSON object,
+//! written as its emitter serialized it, whatever the log format and level (only
+//! `…__LOG__AUDIT=false` silences them). See the auth-service's `audit` module for the
+//! schema.
 
 use std::fmt;
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::field::Visit;
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::MakeWriter;
@@ -21,6 +27,10 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// The target of audit events; their one field, [`AUDIT_FIELD`], is the JSON line.
+pub const AUDIT_TARGET: &str = "audit";
+/// The field of an audit event holding its JSON line.
+pub const AUDIT_FIELD: &str = "record";
 /// Where actix's HTTP/1 codec logs the connections it drops.
 const CODEC_TARGET: &str = "actix_http::h1::dispatcher";
 /// At most one summary of client-caused codec errors per this long.
@@ -45,6 +55,8 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// An `EnvFilter` directive, e.g. `info` or `info,tasks_service=debug`.
     pub level: String,
+    /// Whether audit events are written (`…__LOG__AUDIT`), whatever `level` says.
+    pub audit: bool,
 }
 
 impl Default for LogSettings {
@@ -52,6 +64,7 @@ impl Default for LogSettings {
         LogSettings {
             format: LogFormat::Pretty,
             level: "info".to_owned(),
+            audit: true,
         }
     }
 }
@@ -66,25 +79,56 @@ pub fn init(settings: &LogSettings) {
 /// [`init`] writing somewhere else (tests capture log lines to check what never appears).
 pub fn init_with_writer<W>(settings: &LogSettings, writer: W)
 where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    let installed = subscriber(settings, writer).try_init();
+    if installed.is_ok() && EnvFilter::try_new(&settings.level).is_err() {
+        tracing::warn!(directive = %settings.level, "invalid log level directive; using `info`");
+    }
+}
+
+/// The subscriber [`init_with_writer`] installs: log lines filtered by `settings.level`
+/// (actix's codec errors summarised by [`ClientErrors`] instead), audit lines whatever the
+/// level.
+pub fn subscriber<W>(settings: &LogSettings, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .with_span_events(FmtSpan::CLOSE)
         .with_target(true);
     let fmt = match settings.format {
         LogFormat::Json => fmt.json().with_current_span(true).boxed(),
         LogFormat::Pretty => fmt.boxed(),
     };
-    let not_codec = filter_fn(|meta| meta.target() != CODEC_TARGET);
-    let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt.with_filter(not_codec))
-        .with(ClientErrors::new(CLIENT_ERRORS_EVERY))
-        .try_init();
-    if installed.is_ok() && EnvFilter::try_new(&settings.level).is_err() {
-        tracing::warn!(directive = %settings.level, "invalid log level directive; using `info`");
+    let logged = filter_fn(|meta| meta.target() != CODEC_TARGET && meta.target() != AUDIT_TARGET);
+    let audit = settings.audit;
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter).with_filter(logged))
+        .with(AuditLines(writer).with_filter(filter_fn(move |meta| {
+            audit && meta.target() == AUDIT_TARGET
+        })))
+        .with(
+            ClientErrors::new(CLIENT_ERRORS_EVERY).with_filter(filter_fn(|meta| {
+                meta.target() == CODEC_TARGET && *meta.level() == Level::ERROR
+            })),
+        )
+}
+
+/// Writes each audit event's line as it is, one per line.
+struct AuditLines<W>(W);
+
+impl<S: Subscriber, W: for<'w> MakeWriter<'w> + 'static> Layer<S> for AuditLines<W> {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut line = Field(AUDIT_FIELD, String::new());
+        event.record(&mut line);
+        if line.1.is_empty() {
+            return;
+        }
+        line.1.push('\n');
+        let _ = self.0.make_writer().write_all(line.1.as_bytes());
     }
 }
 
@@ -124,24 +168,30 @@ impl<S: Subscriber> Layer<S> for ClientErrors {
             *state = (Some(Instant::now()), 0);
             count
         };
-        let mut message = Message(String::new());
+        let mut message = Field("message", String::new());
         event.record(&mut message);
         tracing::info!(
             count,
-            latest = %message.0,
+            latest = %message.1,
             "connections closed over client errors (malformed requests, resets) since the \
              last such line; one line per minute at most"
         );
     }
 }
 
-/// The `message` field of an event.
-struct Message(String);
+/// One field of an event, by name.
+struct Field(&'static str, String);
 
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
+impl Visit for Field {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == self.0 {
+            value.clone_into(&mut self.1);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if field.name() == self.0 {
+            self.1 = format!("{value:?}");
         }
     }
 }
@@ -152,6 +202,66 @@ pub fn init_for_tests() {
         init(&LogSettings {
             format: LogFormat::Pretty,
             level: "debug".to_owned(),
+            audit: true,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Everything written, shared by its clones.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Written {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn written_with(settings: &LogSettings) -> String {
+        let out = Written::default();
+        let writer = out.clone();
+        let subscriber = subscriber(settings, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: AUDIT_TARGET, record = r#"{"event":"logout"}"#);
+            tracing::info!("an ordinary line");
+            tracing::error!("an error line");
+        });
+        let bytes = out.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn audit_lines_are_written_verbatim_whatever_the_level() {
+        let quiet = LogSettings {
+            format: LogFormat::Json,
+            level: "error".to_owned(),
+            audit: true,
+        };
+        let text = written_with(&quiet);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0], r#"{"event":"logout"}"#, "as emitted, one line");
+        assert!(lines[1].contains("an error line"), "{text}");
+    }
+
+    #[test]
+    fn audit_lines_can_be_turned_off() {
+        let off = LogSettings {
+            format: LogFormat::Pretty,
+            level: "info".to_owned(),
+            audit: false,
+        };
+        let text = written_with(&off);
+        assert!(!text.contains("logout"), "{text}");
+        assert!(text.contains("an ordinary line"), "{text}");
     }
 }

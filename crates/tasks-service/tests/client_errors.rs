@@ -17,6 +17,7 @@ async fn malformed_requests_are_one_info_line_not_an_error_each() {
     let log = LogSettings {
         format: LogFormat::Json,
         level: "info".to_owned(),
+        ..LogSettings::default()
     };
     init_with_writer(&log, move || writer.clone());
     let settings = tasks_service::Settings {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::set::{Manifest, MANIFEST};
 
+use crate::audit::{Audit, AuditEvent};
 use crate::state::AppState;
 
 /// Starts the reloader when a key set is configured.
@@ -17,9 +18,17 @@ pub fn spawn_reloader(state: Arc<AppState>) {
     };
     let alg = state.settings().jwt.algorithm.algorithm();
     let every = Duration::from_secs(state.settings().jwt.keys_reload_secs);
+    let signing_kid = |state: &AppState| {
+        state
+            .verifier()
+            .keys()
+            .signing_key_at(state.now())
+            .map(|key| key.kid().to_owned())
+    };
+    // What the ring loaded at start-up signs with: a change from it is a rotation.
+    let mut signing = signing_kid(&state);
     tokio::spawn(async move {
         let mut seen: Option<Vec<u8>> = None;
-        let mut signing: Option<String> = None;
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -49,13 +58,16 @@ pub fn spawn_reloader(state: Arc<AppState>) {
                     tracing::error!(error = %err, dir = %dir.display(), "key set unreadable")
                 }
             }
-            let now_signing = state
-                .verifier()
-                .keys()
-                .signing_key_at(now)
-                .map(|key| key.kid().to_owned());
+            let now_signing = signing_kid(&state);
             if now_signing != signing {
                 tracing::info!(kid = ?now_signing, "signing key");
+                if let (Some(before), Some(kid)) = (&signing, &now_signing) {
+                    state.audit(
+                        Audit::new(AuditEvent::SigningKeyRotated)
+                            .detail("kid", kid.as_str())
+                            .detail("previous_kid", before.as_str()),
+                    );
+                }
                 signing = now_signing;
             }
         }

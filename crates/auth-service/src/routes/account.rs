@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use service_kit::openapi::ERROR;
 
-use super::{client_info, Credentials};
+use super::Credentials;
 use crate::error::ApiError;
+use crate::sessions::ClientInfo;
 use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -40,7 +41,7 @@ pub async fn register(
     body: web::Json<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&req, state.settings().trust_forwarded_for);
+    let client = ClientInfo::of(&req, state.settings().trust_forwarded_for);
     let Credentials { username, password } = body.into_inner();
     let user = state.register(&username, password, &client).await?;
     Ok(HttpResponse::Created().json(Registered {

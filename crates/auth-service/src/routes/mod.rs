@@ -13,14 +13,10 @@ pub(crate) mod tokens;
 pub use self::account::{AccountDeletion, PasswordChange};
 pub use self::tokens::RefreshBody;
 
-use std::net::IpAddr;
-
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use secrecy::SecretString;
 use serde::Deserialize;
 use service_kit::http::method_not_allowed;
-
-use crate::sessions::ClientInfo;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -93,28 +89,4 @@ pub struct BrowserMode {
     #[serde(rename = "X-Tessera-Client")]
     #[param(pattern = "^browser$")]
     pub client: Option<String>,
-}
-
-/// The client's IP and user agent. With `trust_forwarded_for`, the IP is the last
-/// `X-Forwarded-For` entry — the one our own proxy appended — so a client cannot choose
-/// its IP by sending the header itself.
-fn client_info(req: &HttpRequest, trust_forwarded_for: bool) -> ClientInfo {
-    let forwarded = trust_forwarded_for
-        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok())
-        .flatten()
-        .and_then(|list| list.rsplit(',').next())
-        .map(str::trim)
-        .filter(|ip| ip.parse::<IpAddr>().is_ok());
-    let ip = match forwarded {
-        Some(ip) => ip.to_owned(),
-        None => req
-            .peer_addr()
-            .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string()),
-    };
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned())
-        .unwrap_or_default();
-    ClientInfo::new(ip, &user_agent)
 }

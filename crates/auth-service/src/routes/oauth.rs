@@ -12,14 +12,14 @@ use serde::Serialize;
 
 use auth_core::Subject;
 
-use super::client_info;
 use super::tokens::token_reply;
+use crate::audit::{Audit, AuditEvent};
 use crate::introspection::Hint;
 use crate::oauth::wire::{parse_basic, parse_form};
 use crate::oauth::{grant_scopes, Client, OAuthError, Presented};
 use crate::openapi::OAUTH_ERROR;
 use crate::refresh::RefreshToken;
-use crate::sessions::TokenResponse;
+use crate::sessions::{ClientInfo, TokenResponse};
 use crate::state::AppState;
 
 /// Largest form body accepted.
@@ -167,7 +167,7 @@ pub async fn token(
             }
             let username = required("username")?;
             let password = SecretString::from(required("password")?);
-            let info = client_info(&req, state.settings().trust_forwarded_for);
+            let info = ClientInfo::of(&req, state.settings().trust_forwarded_for);
             let response = state.login(username, password, &info).await?;
             Ok(token_reply(&state, response, false))
         }
@@ -187,7 +187,11 @@ pub async fn token(
             };
             let scope = grant_scopes(param("scope"), scopes)?;
             let (access_token, expires_in) = state.service_token(id, &scope)?;
-            tracing::info!(event = "client_credentials", client_id = %id, scope = %scope, "service token issued");
+            state.audit(
+                Audit::new(AuditEvent::ClientTokenIssued)
+                    .detail("client_id", id.as_str())
+                    .detail("scope", scope.as_str()),
+            );
             Ok(no_store().json(ServiceToken {
                 access_token,
                 token_type: "Bearer",

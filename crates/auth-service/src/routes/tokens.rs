@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use service_kit::openapi::ERROR;
 
-use super::{client_info, BrowserMode, Credentials};
+use super::{BrowserMode, Credentials};
 use crate::browser::{self, Transport};
 use crate::error::ApiError;
-use crate::sessions::TokenResponse;
+use crate::sessions::{ClientInfo, TokenResponse};
 use crate::state::AppState;
 
 /// Refresh and logout body: `{"refresh_token": "..."}`, or `{}` in browser mode.
@@ -49,7 +49,7 @@ pub async fn login(
     body: web::Json<Credentials>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_info(&req, state.settings().trust_forwarded_for);
+    let client = ClientInfo::of(&req, state.settings().trust_forwarded_for);
     let Credentials { username, password } = body.into_inner();
     let response = state.login(&username, password, &client).await?;
     Ok(token_reply(&state, response, browser::is_browser(&req)))

@@ -298,7 +298,7 @@ impl AuthStore for MemoryStore {
         sid: &SessionId,
         secret_hash: &str,
         at: Revoking,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut state = self.state();
         let matches = state.sessions.get(sid.as_str()).is_some_and(|session| {
             session.current == secret_hash
@@ -308,7 +308,7 @@ impl AuthStore for MemoryStore {
             state.sessions.remove(sid.as_str());
             self.revoke(at, session_of(sid.as_str()));
         }
-        Ok(())
+        Ok(matches)
     }
 
     async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {

@@ -245,13 +245,13 @@ pub trait AuthStore: Send + Sync + 'static {
     /// revoked) if it did not exist.
     async fn end_session(&self, sid: &SessionId, at: Revoking) -> Result<bool, StoreError>;
     /// Ends a session, and revokes its access tokens, if `secret_hash` is its current or
-    /// just-spent secret (logout).
+    /// just-spent secret (logout); `false` if it did not (nothing changed).
     async fn logout(
         &self,
         sid: &SessionId,
         secret_hash: &str,
         at: Revoking,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Revokes one access token by its `jti` (RFC 7009), until `at.until`.
     async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError>;
     /// The view this store itself writes revocations into, if it lives in this process

@@ -411,9 +411,10 @@ impl AuthStore for RedisStore {
         sid: &SessionId,
         secret_hash: &str,
         at: Revoking,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
-        self.logout
+        let ended = self
+            .logout
             .key(self.sid_key(sid))
             .key(self.index_key(&sid.user().to_string()))
             .key(&self.log)
@@ -425,7 +426,7 @@ impl AuthStore for RedisStore {
             .invoke_async::<i64>(&mut con)
             .await
             .map_err(unavailable)?;
-        Ok(())
+        Ok(ended == 1)
     }
 
     async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {

@@ -109,7 +109,7 @@ impl AuthStore for HeldStore {
         sid: &SessionId,
         secret_hash: &str,
         at: Revoking,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.inner.logout(sid, secret_hash, at).await
     }
     async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {
