@@ -100,6 +100,8 @@ pub struct AuthMetrics {
     pub hash_seconds: Histogram,
     /// Jobs waiting for or running on the hashing pool.
     pub hash_queue: IntGauge,
+    /// Deleted accounts whose data elsewhere is not purged yet, as of the last poll.
+    pub purge_pending: IntGauge,
 }
 
 impl AuthMetrics {
@@ -171,6 +173,10 @@ impl AuthMetrics {
             hash_queue: metrics.gauge(
                 "password_hash_queue_depth",
                 "Password jobs queued or running on the hashing pool",
+            )?,
+            purge_pending: metrics.gauge(
+                "purge_pending",
+                "Deleted accounts whose tasks are not purged yet (as of the last purge poll)",
             )?,
         })
     }

@@ -47,8 +47,17 @@ async fn try_now(state: &AppState, user_id: &str) {
     forget(state, user_id).await;
 }
 
-/// One round of the poller: every due purge, tried once. Returns how many finished.
+/// One round of the poller: every due purge, tried once; then `tessera_purge_pending` is
+/// set to the purges left. Returns how many finished.
 pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
+    let done = try_due(state).await?;
+    let pending = state.store().pending_purges().await?;
+    let pending = i64::try_from(pending).unwrap_or(i64::MAX);
+    state.counters().purge_pending.set(pending);
+    Ok(done)
+}
+
+async fn try_due(state: &AppState) -> Result<usize, StoreError> {
     let settings = &state.settings().purge;
     if settings.tasks_urls.is_empty() {
         return Ok(0); // nowhere to purge yet: keep the records as they are

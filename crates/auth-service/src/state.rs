@@ -20,7 +20,7 @@ use crate::metrics::AuthMetrics;
 use crate::oauth::Clients;
 use crate::password::Passwords;
 use crate::refresh::RefreshKeys;
-use crate::store::AuthStore;
+use crate::store::{AuthStore, Measured};
 
 /// How long a call to another service may take.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,6 +61,8 @@ impl AppState {
         store: Arc<dyn AuthStore>,
     ) -> Result<AppState, StartupError> {
         settings.check_serving().map_err(StartupError::Config)?;
+        let metrics = Metrics::new("auth-service")?;
+        let store = Measured::wrap(store, &metrics)?;
         let keys = signing_keys(&settings.jwt, settings.dev, clock.now())?;
         let mut verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
         let revoked = match store.in_process_view() {
@@ -90,7 +92,6 @@ impl AppState {
             let cause = service_kit::http::error_chain(&err);
             StartupError::Config(format!("HTTP client: {cause}"))
         })?;
-        let metrics = Metrics::new("auth-service")?;
         let counters = AuthMetrics::register(&metrics)?;
         if let Some(view) = &revoked {
             metrics.watch_revocation(view.clone(), clock.clone())?;

@@ -12,6 +12,7 @@
 //! otherwise — and label values are `&str`s the request already holds; the counters behind
 //! them are looked up under a read lock, and created once per label set.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -24,8 +25,8 @@ use auth_core::actix::AuthError;
 use auth_core::jwks::RemoteKeys;
 use auth_core::{Clock, RevocationView};
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every series' name starts with this.
@@ -193,6 +194,35 @@ impl Metrics {
         Ok(())
     }
 
+    /// `tessera_store_operation_seconds{op}` and `tessera_store_errors_total{op}` for each
+    /// of a store's operations, resolved once, in order.
+    pub fn store_ops<const N: usize>(
+        &self,
+        ops: [&str; N],
+    ) -> Result<[StoreOp; N], prometheus::Error> {
+        let seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "store_operation_seconds",
+                "Time one store operation took (Redis round trips, or the in-memory store)",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["op"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "store_errors_total",
+                "Store operations that failed because the store was unavailable",
+            ),
+            &["op"],
+        )?;
+        self.registry.register(Box::new(seconds.clone()))?;
+        self.registry.register(Box::new(errors.clone()))?;
+        Ok(ops.map(|op| StoreOp {
+            seconds: seconds.with_label_values(&[op]),
+            errors: errors.with_label_values(&[op]),
+        }))
+    }
+
     /// The text exposition of every series.
     pub fn render(&self) -> Vec<u8> {
         for hook in self.hooks().iter() {
@@ -223,6 +253,31 @@ impl Metrics {
         {
             self.rejected.with_label_values(&[refusal.reason()]).inc();
         }
+    }
+}
+
+/// One store operation's series (see [`Metrics::store_ops`]).
+#[derive(Clone, Debug)]
+pub struct StoreOp {
+    seconds: Histogram,
+    errors: IntCounter,
+}
+
+impl StoreOp {
+    /// Runs `op`, recording how long it took and, if it fails and `unavailable` says the
+    /// store was at fault (not a refusal such as a taken name), one error.
+    pub async fn time<T, E>(
+        &self,
+        op: impl Future<Output = Result<T, E>>,
+        unavailable: impl FnOnce(&E) -> bool,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let result = op.await;
+        self.seconds.observe(started.elapsed().as_secs_f64());
+        if result.as_ref().is_err_and(unavailable) {
+            self.errors.inc();
+        }
+        result
     }
 }
 

@@ -17,7 +17,7 @@ use thiserror::Error;
 use crate::config::{Settings, ENV_PREFIX};
 use crate::routes;
 use crate::routes::health::Readiness;
-use crate::store::{MemoryTaskStore, RedisTaskStore, TaskStore};
+use crate::store::{Measured, MemoryTaskStore, RedisTaskStore, TaskStore};
 
 /// Why the service did not start. Each message names the setting to fix.
 #[derive(Debug, Error)]
@@ -94,7 +94,7 @@ impl Application {
         });
         let key_source = remote.map(|remote| web::Data::from(remote as Arc<dyn KeySource>));
         let verifier = web::Data::from(verifier);
-        let store = web::Data::from(task_store(&settings)?);
+        let store = web::Data::from(Measured::wrap(task_store(&settings)?, &metrics)?);
         let skeleton = Skeleton {
             name: "tasks-service",
             prefix: ENV_PREFIX,

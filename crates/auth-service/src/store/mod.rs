@@ -3,9 +3,11 @@
 //! Both pass the same behavioural test suite; every multi-key step is atomic in both.
 
 mod lua;
+mod measured;
 mod memory;
 mod redis;
 
+pub use self::measured::Measured;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 

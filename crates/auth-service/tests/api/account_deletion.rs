@@ -227,9 +227,15 @@ async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
         attempts.values().copied().max().unwrap_or(0)
     };
     let round = || async { purge::run_due(&app.state).await.unwrap() };
+    let pending = || async {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap();
+        let samples = testkit::http::metric_samples(&text.text().await.unwrap());
+        samples[r#"tessera_purge_pending{service="auth-service"}"#]
+    };
     // A round claims the recorded purge, fails, and backs off 30 s on the test clock.
     assert_eq!(round().await, 0);
     assert_eq!(attempts().await, 1, "one failed attempt");
+    assert_eq!(pending().await, 1.0, "the gauge after the round");
 
     // The tasks-service comes up; rounds before the backoff has passed do nothing…
     spawn_tasks(down_port, Some(&redis.url()), &clock).await;
@@ -245,6 +251,7 @@ async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
     assert_eq!(round().await, 1);
     assert!(tasks_left(&app, &tasks_url, &cy_id).await.is_empty());
     assert_eq!(attempts().await, 0);
+    assert_eq!(pending().await, 0.0);
 }
 
 #[tokio::test]

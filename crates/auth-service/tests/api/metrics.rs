@@ -139,12 +139,19 @@ async fn a_known_sequence_moves_every_counter_by_exactly_its_share() {
                 "http_requests_total",
                 "method=\"DELETE\",route=\"/auth/sessions/{id}\",status=\"404\"",
             ),
+            sample("store_operation_seconds_count", "op=\"rotate\""),
+            sample("store_operation_seconds_count", "op=\"end_session\""),
+            sample("store_errors_total", "op=\"rotate\""),
         ];
         let names: Vec<&str> = series.iter().map(String::as_str).collect();
         assert_eq!(
             deltas(&before, &after, &names),
-            // login successes: mira, noel, olaf, olaf again; user tokens: those 4 + 4 refreshes
-            [1.0, 1.0, 1.0, 4.0, 2.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 8.0, 1.0, 4.0, 2.0, 1.0],
+            // login successes: mira, noel, olaf, olaf again; user tokens: those 4 + 4 refreshes;
+            // store rotations: every well-formed refresh (5), the reuse ending its family (1)
+            [
+                1.0, 1.0, 1.0, 4.0, 2.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 8.0, 1.0, 4.0, 2.0,
+                1.0, 5.0, 1.0, 0.0
+            ],
             "{backend:?}: {names:#?}"
         );
         // No series is keyed by a raw path, and the build is there.

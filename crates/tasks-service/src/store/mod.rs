@@ -1,9 +1,11 @@
 //! Task storage behind [`TaskStore`]: Redis (shared by every instance) or in memory (the
 //! embedded default, single instance only). Both pass the same behavioural test suite.
 
+mod measured;
 mod memory;
 mod redis;
 
+pub use self::measured::Measured;
 pub use self::memory::MemoryTaskStore;
 pub use self::redis::RedisTaskStore;
 

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app, Backend, TestApp};
 
-async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+pub async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let text = app
         .client
         .get(app.url("/metrics"))
@@ -83,6 +83,10 @@ async fn requests_count_by_route_pattern_and_refused_tokens_by_reason() {
             "http_request_duration_seconds_count{method=\"GET\",route=\"/tasks/{id}\"",
             2.0,
         ),
+        ("store_operation_seconds_count{op=\"create\"", 1.0),
+        ("store_operation_seconds_count{op=\"get\"", 2.0),
+        ("store_operation_seconds_count{op=\"list\"", 0.0),
+        ("store_errors_total{op=\"get\"", 0.0),
     ];
     for (labels, want) in expected {
         assert_eq!(delta(&series(labels)), want, "{labels}");

@@ -19,6 +19,11 @@ async fn redis_outage_is_503_and_recovers_by_itself() {
     let mut app = spawn_app(Backend::Redis).await;
     let token = app.token_for("alice");
     app.create_task(&token, "before").await;
+    let errors = |samples: &std::collections::HashMap<String, f64>, op: &str| {
+        let series = format!(r#"tessera_store_errors_total{{op="{op}",service="tasks-service"}}"#);
+        samples.get(&series).copied().unwrap_or(0.0)
+    };
+    let before = crate::metrics::scrape(&app).await;
 
     app.redis.as_mut().unwrap().stop();
     assert_error(
@@ -45,6 +50,14 @@ async fn redis_outage_is_503_and_recovers_by_itself() {
     )
     .await;
     json_ok(app.get("/me", &token).await).await;
+    let during = crate::metrics::scrape(&app).await;
+    for (op, failed) in [("list", 1.0), ("create", 1.0), ("get", 0.0)] {
+        assert_eq!(errors(&during, op) - errors(&before, op), failed, "{op}");
+    }
+    assert!(
+        errors(&during, "ping") > errors(&before, "ping"),
+        "readiness"
+    );
 
     app.redis.as_mut().unwrap().resume();
     eventually("recovery", RECOVERY_BOUND, || async {
