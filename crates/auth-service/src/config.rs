@@ -1,6 +1,7 @@
 //! Configuration (`AUTH__*`): defaults here, then an optional TOML file (`--config`), then
 //! the environment. Field names are a contract that deployment tooling depends on.
 
+use service_kit::metrics::MetricsSettings;
 use std::path::Path;
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ pub struct Settings {
     /// How stale the revocation view may grow, and what then (`AUTH__REVOCATION__*`).
     pub revocation: RevocationSettings,
     pub log: LogSettings,
+    /// Where `GET /metrics` is served (`AUTH__METRICS__LISTEN`).
+    pub metrics: MetricsSettings,
 }
 
 /// Deleting an account's data in other services (`AUTH__PURGE__*`).
@@ -201,6 +204,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             revocation: RevocationSettings::default(),
             log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

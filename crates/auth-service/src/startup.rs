@@ -68,6 +68,7 @@ impl Application {
             cors_origins: &[],
             openapi: &crate::openapi::document(),
             metrics: state.metrics(),
+            metrics_listen: settings.metrics.listen.as_deref(),
         };
         let shared = state.clone();
         let service = serve(skeleton, move |config| {
@@ -91,6 +92,11 @@ impl Application {
     /// (e.g. one round of the purge poller).
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// The port of the separate `/metrics` listener (`AUTH__METRICS__LISTEN`), if set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.service.metrics_port()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests.

@@ -29,6 +29,16 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+/// The `metrics` section both services share (`…__METRICS__*`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// `host:port` of a listener of its own for `GET /metrics` (`…__METRICS__LISTEN`), for
+    /// operators who keep it off the service port (which then answers it 404). Unset:
+    /// served on the service port.
+    pub listen: Option<String>,
+}
+
 /// Every series' name starts with this.
 pub const PREFIX: &str = "tessera";
 

@@ -157,6 +157,9 @@ pub struct Skeleton<'a> {
     pub openapi: &'a utoipa::openapi::OpenApi,
     /// Where requests are counted, served at `GET /metrics`.
     pub metrics: &'a Metrics,
+    /// A listener of its own for `GET /metrics` (`…__METRICS__LISTEN`); `None`: the
+    /// service port serves it.
+    pub metrics_listen: Option<&'a str>,
 }
 
 /// Why a server could not be set up.
@@ -178,6 +181,8 @@ pub enum ServeError {
 pub struct Service {
     port: u16,
     server: Server,
+    /// The `…__METRICS__LISTEN` server and its port, when configured.
+    metrics: Option<(u16, Server)>,
 }
 
 impl std::fmt::Debug for Service {
@@ -194,10 +199,51 @@ impl Service {
         self.port
     }
 
+    /// The port of the separate `/metrics` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            None => self.server.await,
+            Some((_, metrics)) => {
+                let (service, metrics) = tokio::join!(self.server, metrics);
+                service.and(metrics)
+            }
+        }
     }
+}
+
+/// Binds `address` (the setting `setting`).
+fn bind(address: &str, setting: String) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address).map_err(|source| ServeError::Bind {
+        address: address.to_owned(),
+        setting,
+        source,
+    })
+}
+
+/// `GET /metrics`, and its JSON 405 for other methods.
+fn metrics_resource(metrics: Arc<Metrics>) -> actix_web::Resource {
+    web::resource("/metrics")
+        .name("/metrics")
+        .default_service(web::to(method_not_allowed))
+        .route(web::get().to(move || std::future::ready(exposition(&metrics))))
+}
+
+/// The `…__METRICS__LISTEN` server: `/metrics` and nothing else, one worker.
+fn metrics_server(listener: TcpListener, metrics: Metrics) -> std::io::Result<Server> {
+    let metrics = Arc::new(metrics);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .service(metrics_resource(metrics.clone()))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run())
 }
 
 /// Binds `skeleton.listen` and builds the server: the common stack around the routes and
@@ -206,12 +252,13 @@ pub fn serve<F>(skeleton: Skeleton<'_>, configure: F) -> Result<Service, ServeEr
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    let listener = TcpListener::bind(skeleton.listen).map_err(|source| ServeError::Bind {
-        address: skeleton.listen.to_owned(),
-        setting: format!("{}__LISTEN", skeleton.prefix),
-        source,
-    })?;
+    let listener = bind(skeleton.listen, format!("{}__LISTEN", skeleton.prefix))?;
     let port = listener.local_addr()?.port();
+    let metrics_listener = skeleton
+        .metrics_listen
+        .map(|address| bind(address, format!("{}__METRICS__LISTEN", skeleton.prefix)))
+        .transpose()?;
+    let on_service_port = metrics_listener.is_none();
     let document = web::Bytes::from(skeleton.openapi.to_pretty_json()?);
     let limits = skeleton.http.limits(skeleton.workers);
     let metrics = Arc::new(skeleton.metrics.clone());
@@ -235,15 +282,11 @@ where
                     .default_service(web::to(method_not_allowed))
                     .route(web::get().to(openapi(document.clone()))),
             )
-            .service(
-                web::resource("/metrics")
-                    .name("/metrics")
-                    .default_service(web::to(method_not_allowed))
-                    .route(web::get().to({
-                        let metrics = metrics.clone();
-                        move || std::future::ready(exposition(&metrics))
-                    })),
-            )
+            .configure(|config| {
+                if on_service_port {
+                    config.service(metrics_resource(metrics.clone()));
+                }
+            })
             .default_service(web::to(not_found))
     })
     .client_request_timeout(limits.head_timeout)
@@ -253,9 +296,18 @@ where
         server = server.workers(skeleton.workers);
     }
     tracing::info!(port, "{} listening", skeleton.name);
+    let separate = match metrics_listener {
+        Some(listener) => {
+            let port = listener.local_addr()?.port();
+            tracing::info!(port, "metrics listening");
+            Some((port, metrics_server(listener, skeleton.metrics.clone())?))
+        }
+        None => None,
+    };
     Ok(Service {
         port,
         server: server.run(),
+        metrics: separate,
     })
 }
 

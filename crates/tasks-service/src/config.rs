@@ -1,6 +1,7 @@
 //! Configuration (`TASKS__*`): defaults here, then an optional TOML file, then the
 //! environment. Field names are a contract that deployment tooling depends on.
 
+use service_kit::metrics::MetricsSettings;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -32,6 +33,8 @@ pub struct Settings {
     /// How stale the revocation view may grow, and what then (`TASKS__REVOCATION__*`).
     pub revocation: RevocationSettings,
     pub log: LogSettings,
+    /// Where `GET /metrics` is served (`TASKS__METRICS__LISTEN`).
+    pub metrics: MetricsSettings,
 }
 
 /// Cross-origin access.
@@ -55,6 +58,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             revocation: RevocationSettings::default(),
             log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

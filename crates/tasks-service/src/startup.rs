@@ -104,6 +104,7 @@ impl Application {
             cors_origins: &settings.cors.allowed_origins,
             openapi: &crate::openapi::document(),
             metrics: &metrics,
+            metrics_listen: settings.metrics.listen.as_deref(),
         };
         let service = serve(skeleton, move |config| {
             config
@@ -122,6 +123,11 @@ impl Application {
     /// The bound port (useful when listening on port 0).
     pub fn port(&self) -> u16 {
         self.service.port()
+    }
+
+    /// The port of the separate `/metrics` listener (`TASKS__METRICS__LISTEN`), if set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.service.metrics_port()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests.

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub redis: Option<RedisServer>,
+    /// The separate `/metrics` listener's port, when the settings ask for one.
+    pub metrics_port: Option<u16>,
     keys: KeyRing,
 }
 
@@ -47,6 +49,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
 
     let keys = KeyRing::new(Key::hs256_fingerprinted(SECRET.as_bytes()).unwrap()).unwrap();
@@ -56,6 +59,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
         client,
         clock,
         redis,
+        metrics_port,
         keys,
     }
 }

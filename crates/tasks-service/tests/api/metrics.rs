@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, Backend, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp};
 
 pub async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let text = app
@@ -119,4 +119,37 @@ async fn the_revocation_view_shows_as_gauges_where_there_is_a_feed() {
     // In memory there is no feed and no view: no such series.
     let memory = scrape(&spawn_app(Backend::Memory).await).await;
     assert!(!memory.keys().any(|k| k.contains("revocation")));
+}
+
+#[tokio::test]
+async fn a_metrics_listener_of_its_own_takes_metrics_off_the_service_port() {
+    let app = spawn_app_with(Backend::Memory, |settings| {
+        settings.metrics.listen = Some("127.0.0.1:0".to_owned());
+    })
+    .await;
+    let token = app.token_for("ruth");
+    app.create_task(&token, "counted").await;
+    let on_service_port = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(on_service_port.status(), StatusCode::NOT_FOUND);
+
+    let port = app.metrics_port.expect("a metrics port");
+    let metrics = |path: &str| {
+        app.client
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .send()
+    };
+    let response = metrics("/metrics").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let samples = testkit::http::metric_samples(&response.text().await.unwrap());
+    let created = r#"tessera_http_requests_total{method="POST",route="/tasks",status="201",service="tasks-service"}"#;
+    assert_eq!(samples[created], 1.0, "the service port's requests");
+    let refused = r#"tessera_http_requests_total{method="GET",route="unmatched",status="404",service="tasks-service"}"#;
+    assert_eq!(samples[refused], 1.0, "the service port's 404 for /metrics");
+    // Nothing else is served there.
+    let other = metrics("/tasks").await.unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.json::<serde_json::Value>().await.unwrap()["error"],
+        "not_found"
+    );
 }
