@@ -21,6 +21,7 @@ use std::time::Duration;
 use reqwest::header::CACHE_CONTROL;
 use thiserror::Error;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use crate::{Algorithm, Clock, Jwks, Key, KeyRing, KeySource, Verifier};
 
@@ -73,7 +74,12 @@ pub struct RemoteKeys {
     fetched: AtomicU64,
     /// Failed fetches so far.
     failed: AtomicU64,
+    /// Extra headers for each fetch, asked for within the fetch's span (`jwks_fetch`).
+    request_headers: Option<RequestHeaders>,
 }
+
+/// See [`RemoteKeys::with_request_headers`].
+type RequestHeaders = Box<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct Schedule {
@@ -118,6 +124,7 @@ impl RemoteKeys {
             schedule: Mutex::new(Schedule::default()),
             fetched: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            request_headers: None,
         })
     }
 
@@ -126,6 +133,18 @@ impl RemoteKeys {
     #[must_use]
     pub fn refresh_secs(mut self, secs: u64) -> RemoteKeys {
         self.refresh_secs = secs.max(1);
+        self
+    }
+
+    /// Sends the headers `headers` returns with every fetch; it is called within the
+    /// fetch's span (`jwks_fetch`), so a tracing set-up can send that span's trace context
+    /// (`traceparent`) and the auth-service's request joins the fetch's trace.
+    #[must_use]
+    pub fn with_request_headers(
+        mut self,
+        headers: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> RemoteKeys {
+        self.request_headers = Some(Box::new(headers));
         self
     }
 
@@ -194,7 +213,8 @@ impl RemoteKeys {
     async fn fetch(&self, schedule: &mut Schedule) -> Result<(), JwksError> {
         let now = self.clock.now();
         schedule.last_attempt = Some(now);
-        match self.download().await {
+        let span = tracing::debug_span!("jwks_fetch", otel.kind = "client");
+        match self.download().instrument(span).await {
             Ok((ring, max_age)) => {
                 let kids: Vec<&str> = ring.keys().map(Key::kid).collect();
                 tracing::info!(keys = ?kids, "JWKS fetched");
@@ -222,13 +242,14 @@ impl RemoteKeys {
 
     /// GET the JWKS: the ring of its usable keys and its `max-age`, if any.
     async fn download(&self) -> Result<(KeyRing, Option<u64>), JwksError> {
-        let mut response = self
+        let mut request = self
             .http
             .get(&self.url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(JwksError::Request)?;
+            .header(reqwest::header::ACCEPT, "application/json");
+        for (name, value) in self.request_headers.iter().flat_map(|headers| headers()) {
+            request = request.header(name, value);
+        }
+        let mut response = request.send().await.map_err(JwksError::Request)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(JwksError::Status(response.status()));
         }

@@ -2,6 +2,7 @@
 //! the environment. Field names are a contract that deployment tooling depends on.
 
 use service_kit::metrics::MetricsSettings;
+use service_kit::traces::OtelSettings;
 use std::path::Path;
 use std::time::Duration;
 
@@ -65,6 +66,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Where `GET /metrics` is served (`AUTH__METRICS__LISTEN`).
     pub metrics: MetricsSettings,
+    /// Traces over OTLP (`AUTH__OTEL__ENDPOINT`); off when unset.
+    pub otel: OtelSettings,
 }
 
 /// Deleting an account's data in other services (`AUTH__PURGE__*`).
@@ -205,6 +208,7 @@ impl Default for Settings {
             revocation: RevocationSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            otel: OtelSettings::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use auth_core::SCOPE_TASKS_PURGE;
 use reqwest::StatusCode;
+use tracing::Instrument;
 
 use crate::state::AppState;
 use crate::store::{Backoff, StoreError};
@@ -122,13 +123,12 @@ async fn attempt(state: &AppState, user_id: &str) -> bool {
             "{}/internal/users/{user_id}/tasks",
             base.trim_end_matches('/')
         );
-        match state
-            .outbound()
-            .delete(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-        {
+        let span = tracing::info_span!("purge_call", otel.kind = "client", tasks = %base);
+        let mut request = state.outbound().delete(&url).bearer_auth(&token);
+        for (name, value) in service_kit::traces::outgoing(&span) {
+            request = request.header(name, value);
+        }
+        match request.send().instrument(span).await {
             Ok(response) if response.status() == StatusCode::NO_CONTENT => {
                 tracing::info!(event = "account_purged", user_id = %user_id, "the account's tasks are deleted");
                 return true;

@@ -334,13 +334,31 @@ impl RootSpanBuilder for RootSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        tracing::info_span!(
+        if !crate::traces::enabled() {
+            return tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.path(),
+                request_id = %request_id,
+                status = tracing::field::Empty,
+            );
+        }
+        // Traced: the span continues the caller's `traceparent`, is named after the route
+        // once it is matched, and every line logged within it carries the trace id.
+        let span = tracing::info_span!(
             "request",
             method = %request.method(),
             path = %request.path(),
             request_id = %request_id,
             status = tracing::field::Empty,
-        )
+            trace_id = tracing::field::Empty,
+            otel.name = %request.method(),
+            otel.kind = "server",
+            http.route = tracing::field::Empty,
+        );
+        let trace_id = crate::traces::continue_trace(&span, request.headers());
+        span.record("trace_id", trace_id);
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
@@ -349,6 +367,10 @@ impl RootSpanBuilder for RootSpan {
             Err(error) => error.as_response_error().status_code(),
         };
         span.record("status", status.as_u16());
+        let Ok(response) = outcome else { return };
+        if let (true, Some(route)) = (crate::traces::enabled(), response.request().match_name()) {
+            crate::traces::name_after_route(&span, response.request().method().as_str(), route);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! A resource server's keys from the auth-service's JWKS (`…__JWT__JWKS_URL`): auth-core's
-//! fetcher ([`auth_core::jwks`]), configured from the service's [`JwtSettings`].
+//! fetcher ([`auth_core::jwks`]), configured from the service's [`JwtSettings`], sending
+//! each fetch's trace context when traces are on.
 
 use std::sync::Arc;
 
@@ -19,6 +20,11 @@ pub fn remote_keys(
     };
     let keys = RemoteKeys::new(url, jwt.algorithm.algorithm(), verifier, clock)?
         .refresh_secs(jwt.jwks_refresh_secs)
-        .min_interval_secs(jwt.jwks_min_interval_secs);
+        .min_interval_secs(jwt.jwks_min_interval_secs)
+        .with_request_headers(|| {
+            crate::traces::outgoing(&tracing::Span::current())
+                .into_iter()
+                .collect()
+        });
     Ok(Some(keys))
 }

@@ -7,7 +7,8 @@
 //!   secret, public key files), and the pieces the issuer's signing keys share.
 //! - [`jwks`]: a resource server's keys fetched from the auth-service's JWKS.
 //! - [`secret`]: the HS256 secret rules (file or value, dev fallback, refusals).
-//! - [`telemetry`]: tracing subscriber set-up (pretty or JSON).
+//! - [`telemetry`]: tracing subscriber set-up (pretty or JSON), audit lines.
+//! - [`traces`]: OpenTelemetry spans over OTLP when `…__OTEL__ENDPOINT` is set.
 //! - [`http`]: JSON error bodies for malformed input, 404/405, the request edge middleware
 //!   (upgrade refusal, body deadline, request ids), the root span.
 //! - [`server`]: the `…__HTTP__*` settings: head/body timeouts, connections per worker,
@@ -31,3 +32,4 @@ pub mod secret;
 pub mod server;
 pub mod settings;
 pub mod telemetry;
+pub mod traces;

@@ -13,8 +13,10 @@
 //! them are looked up under a read lock, and created once per label set.
 
 use std::future::Future;
+
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -208,7 +210,7 @@ impl Metrics {
     /// of a store's operations, resolved once, in order.
     pub fn store_ops<const N: usize>(
         &self,
-        ops: [&str; N],
+        ops: [&'static str; N],
     ) -> Result<[StoreOp; N], prometheus::Error> {
         let seconds = HistogramVec::new(
             HistogramOpts::new(
@@ -228,6 +230,7 @@ impl Metrics {
         self.registry.register(Box::new(seconds.clone()))?;
         self.registry.register(Box::new(errors.clone()))?;
         Ok(ops.map(|op| StoreOp {
+            op,
             seconds: seconds.with_label_values(&[op]),
             errors: errors.with_label_values(&[op]),
         }))
@@ -269,20 +272,23 @@ impl Metrics {
 /// One store operation's series (see [`Metrics::store_ops`]).
 #[derive(Clone, Debug)]
 pub struct StoreOp {
+    op: &'static str,
     seconds: Histogram,
     errors: IntCounter,
 }
 
 impl StoreOp {
     /// Runs `op`, recording how long it took and, if it fails and `unavailable` says the
-    /// store was at fault (not a refusal such as a taken name), one error.
+    /// store was at fault (not a refusal such as a taken name), one error. With traces on,
+    /// `op` is a span (`store`, attribute `op`).
     pub async fn time<T, E>(
         &self,
         op: impl Future<Output = Result<T, E>>,
         unavailable: impl FnOnce(&E) -> bool,
     ) -> Result<T, E> {
         let started = Instant::now();
-        let result = op.await;
+        let span = tracing::debug_span!("store", op = self.op);
+        let result = op.instrument(span).await;
         self.seconds.observe(started.elapsed().as_secs_f64());
         if result.as_ref().is_err_and(unavailable) {
             self.errors.inc();

@@ -17,6 +17,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use opentelemetry_sdk::trace::SdkTracer;
 use serde::Deserialize;
 use tracing::field::Visit;
 use tracing::{Event, Level, Subscriber};
@@ -26,6 +27,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::traces::{self, OtelSettings, TraceSetupError};
 
 /// The target of audit events; their one field, [`AUDIT_FIELD`], is the JSON line.
 pub const AUDIT_TARGET: &str = "audit";
@@ -73,7 +76,34 @@ impl Default for LogSettings {
 /// Each request's span closes with one line holding method, path, status, request id and
 /// time taken.
 pub fn init(settings: &LogSettings) {
-    init_with_writer(settings, std::io::stdout);
+    install(settings, std::io::stdout, None);
+}
+
+/// [`init`] with traces: spans exported as `service` to `otel.endpoint` when it is set
+/// (see [`crate::traces`]); `prefix` names the setting in errors.
+pub fn init_traced(
+    service: &'static str,
+    prefix: &str,
+    settings: &LogSettings,
+    otel: &OtelSettings,
+) -> Result<(), TraceSetupError> {
+    init_traced_with_writer(service, prefix, settings, otel, std::io::stdout)
+}
+
+/// [`init_traced`] writing somewhere else (tests).
+pub fn init_traced_with_writer<W>(
+    service: &'static str,
+    prefix: &str,
+    settings: &LogSettings,
+    otel: &OtelSettings,
+    writer: W,
+) -> Result<(), TraceSetupError>
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    let tracer = traces::tracer(service, otel, prefix)?;
+    install(settings, writer, tracer);
+    Ok(())
 }
 
 /// [`init`] writing somewhere else (tests capture log lines to check what never appears).
@@ -81,16 +111,43 @@ pub fn init_with_writer<W>(settings: &LogSettings, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
-    let installed = subscriber(settings, writer).try_init();
+    install(settings, writer, None);
+}
+
+fn install<W>(settings: &LogSettings, writer: W, tracer: Option<SdkTracer>)
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    let installed = subscriber(settings, writer)
+        .with(tracer.map(|tracer| {
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter_fn(|meta| meta.is_span() && is_ours(meta.target())))
+        }))
+        .try_init();
     if installed.is_ok() && EnvFilter::try_new(&settings.level).is_err() {
         tracing::warn!(directive = %settings.level, "invalid log level directive; using `info`");
     }
 }
 
+/// Whether `target` is one of Tessera's crates (whose spans, at every level, are traced).
+fn is_ours(target: &str) -> bool {
+    ["auth_service", "tasks_service", "service_kit", "auth_core"]
+        .iter()
+        .any(|ours| {
+            target
+                .strip_prefix(ours)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 /// The subscriber [`init_with_writer`] installs: log lines filtered by `settings.level`
 /// (actix's codec errors summarised by [`ClientErrors`] instead), audit lines whatever the
 /// level.
-pub fn subscriber<W>(settings: &LogSettings, writer: W) -> impl Subscriber + Send + Sync
+pub fn subscriber<W>(
+    settings: &LogSettings,
+    writer: W,
+) -> impl Subscriber + Send + Sync + for<'s> tracing_subscriber::registry::LookupSpan<'s>
 where
     W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {

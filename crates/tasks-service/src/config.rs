@@ -2,6 +2,7 @@
 //! environment. Field names are a contract that deployment tooling depends on.
 
 use service_kit::metrics::MetricsSettings;
+use service_kit::traces::OtelSettings;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Where `GET /metrics` is served (`TASKS__METRICS__LISTEN`).
     pub metrics: MetricsSettings,
+    /// Traces over OTLP (`TASKS__OTEL__ENDPOINT`); off when unset.
+    pub otel: OtelSettings,
 }
 
 /// Cross-origin access.
@@ -59,6 +62,7 @@ impl Default for Settings {
             revocation: RevocationSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            otel: OtelSettings::default(),
         }
     }
 }

@@ -42,7 +42,15 @@ async fn main() -> ExitCode {
         // Quiet: a container runtime runs this every few seconds.
         return service_kit::health::healthcheck("tasks-service", &settings.listen);
     }
-    service_kit::telemetry::init(&settings.log);
+    if let Err(err) = service_kit::telemetry::init_traced(
+        "tasks-service",
+        tasks_service::config::ENV_PREFIX,
+        &settings.log,
+        &settings.otel,
+    ) {
+        eprintln!("tasks-service: configuration error: {err}");
+        return ExitCode::FAILURE;
+    }
     let result = match Application::build(settings).await {
         Ok(app) => app
             .run_until_stopped()
@@ -50,5 +58,6 @@ async fn main() -> ExitCode {
             .map_err(|err| StartupError::Serve(err.into())),
         Err(err) => Err(err),
     };
+    service_kit::traces::shutdown();
     service_kit::server::exit_code("tasks-service", result)
 }

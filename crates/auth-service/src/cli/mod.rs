@@ -72,7 +72,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         // Quiet: a container runtime runs this every few seconds.
         Command::Healthcheck => service_kit::health::healthcheck("auth-service", &settings.listen),
         Command::Serve => {
-            service_kit::telemetry::init(&settings.log);
+            let traced = service_kit::telemetry::init_traced(
+                "auth-service",
+                crate::config::ENV_PREFIX,
+                &settings.log,
+                &settings.otel,
+            );
+            if let Err(err) = traced {
+                eprintln!("auth-service: configuration error: {err}");
+                return ExitCode::FAILURE;
+            }
             serve(settings).await
         }
         Command::Users { action } => {
@@ -109,5 +118,6 @@ async fn serve(settings: Settings) -> ExitCode {
             .map_err(|err| StartupError::Serve(err.into())),
         Err(err) => Err(err),
     };
+    service_kit::traces::shutdown();
     service_kit::server::exit_code("auth-service", result)
 }

@@ -15,6 +15,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::config::PasswordSettings;
 use crate::refresh::NoRandomness;
@@ -216,7 +217,9 @@ impl Passwords {
         &self,
         job: impl FnOnce(&mut Hasher) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
+        // Traced from the queue to the answer: waiting for a thread is part of the cost.
         self.submit(job)?
+            .instrument(tracing::debug_span!("password_hash"))
             .await
             .map_err(|e| PasswordError::internal("a hashing job was dropped", e))
     }
