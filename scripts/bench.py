@@ -10,7 +10,7 @@ ratios measured in the same run.
 
 Environment: BENCH_SECONDS (per repetition, default 5), BENCH_REPS (default 3),
 BENCH_OUT (default BENCHMARKS.md), BENCH_SKIP_CRITERION=1 to skip the criterion pass,
-BENCH_ONLY=tasks|axum|refresh|login|revocation to run one group and print its raw results (no report),
+BENCH_ONLY=tasks|axum|refresh|login|revocation|metrics to run one group and print its raw results (no report),
 BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE=path to measure another build of a service.
 """
 
@@ -344,6 +344,113 @@ def auth_refresh_case(results):
     results["cases"]["refresh"] = summary(runs)
     auth.stop()
     redis.stop()
+
+
+class Scraper:
+    """GETs `/metrics` of each base every second, as a (keen) Prometheus would."""
+
+    def __init__(self, bases):
+        self.bases, self.done, self.scrapes = bases, threading.Event(), 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.done.wait(1.0):
+            for base in self.bases:
+                with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+                    response.read()
+                self.scrapes += 1
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+
+def metrics_cases(results):
+    """Metrics on (the default, scraped every second) beside metrics compiled in but idle
+    (`…__METRICS__ENABLED=false`: no request or store timing, no `/metrics`), in alternating
+    runs: the tasks-service's `/me` and `/healthz`, the auth-service's refresh."""
+    redis, url = redis_server()
+    minted = run([str(RELEASE / "examples" / "mint_tokens"), "20000", "100"],
+                 env=dict(os.environ, TESSERA_BENCH_SECRET=SECRET)).split()
+    token_file = write_tokens(minted)
+    idle = {"TASKS__METRICS__ENABLED": "false"}
+    tasks = {label: service("tasks-service", "TASKS", url, free_port(), extra)
+             for label, extra in (("on", None), ("idle", idle))}
+    scraper = Scraper([tasks["on"][1]])
+    conns = 32
+    envs = {path: {"TOKENS": token_file, "BENCH_PATH": path} for path in ("/healthz", "/me")}
+    runs = {(label, path): [] for label in tasks for path in envs}
+    log("metrics on vs idle: tasks-service warm-up")
+    for _, base in tasks.values():
+        for env in envs.values():
+            wrk("get.lua", base, conns, WARMUP_SECONDS, env)
+    for rep in range(REPS):
+        log(f"metrics on vs idle: tasks-service /healthz and /me, repetition {rep + 1}/{REPS}")
+        for label, (proc, base) in tasks.items():
+            for path, env in envs.items():
+                runs[(label, path)].append(measured("get.lua", base, conns, env, [proc]))
+    for (label, path), case_runs in runs.items():
+        results["cases"][f"metrics_{label}_{path.strip('/')}"] = summary(case_runs)
+    scraper.stop()
+    for proc, _ in tasks.values():
+        proc.stop()
+
+    cheap = {"AUTH__PASSWORD__MEMORY_KIB": "8", "AUTH__PASSWORD__ITERATIONS": "1",
+             "AUTH__RATE_LIMIT__USERNAME_ATTEMPTS": "100000000", "AUTH__RATE_LIMIT__IP_ATTEMPTS": "100000000"}
+    auths = {label: service("auth-service", "AUTH", url, free_port(), dict(cheap, **extra))
+             for label, extra in (("on", {}), ("idle", {"AUTH__METRICS__ENABLED": "false"}))}
+    http("POST", auths["on"][1] + "/auth/register", {"username": "bench", "password": PASSWORD})
+    scraper = Scraper([auths["on"][1]])
+    conns, families = 64, 1024
+    refreshes = {label: [] for label in auths}
+    for label, (_, base) in auths.items():
+        log(f"metrics {label}: auth-service refresh warm-up")
+        wrk("refresh.lua", base, conns, WARMUP_SECONDS, {"TOKENS": write_tokens(sessions(base, families))})
+    for rep in range(REPS):
+        for label, (proc, base) in auths.items():
+            log(f"metrics {label}: refresh, repetition {rep + 1}/{REPS}")
+            tokens = write_tokens(sessions(base, families))
+            refreshes[label].append(measured("refresh.lua", base, conns, {"TOKENS": tokens}, [proc, redis]))
+    for label, case_runs in refreshes.items():
+        results["cases"][f"metrics_{label}_refresh"] = summary(case_runs)
+    scraper.stop()
+    results["metrics_scrapes"] = scraper.scrapes
+    for proc, _ in auths.values():
+        proc.stop()
+    redis.stop()
+
+
+def metrics_report(results):
+    c = results["cases"]
+    me = {label: c[f"metrics_{label}_me"]["rps"] / c[f"metrics_{label}_healthz"]["rps"] for label in ("on", "idle")}
+    refresh = c["metrics_on_refresh"]["rps"] / c["metrics_idle_refresh"]["rps"]
+
+    def row(name, case, procs):
+        s = c[case]
+        cpu = ", ".join(f"{p} {s['cpu_us'][p]:.1f}" for p in procs)
+        return f"| {name} | {s['rps']:,.0f} | {', '.join(f'{x:,}' for x in s['all_rps'])} | {s['p99_us'] / 1000:.2f} | {cpu} |"
+
+    return [
+        "## Metrics on vs compiled in but idle",
+        "",
+        "Two instances of each service on the server core, one with metrics on (the default; its `/metrics` "
+        "scraped every second throughout, as a keen Prometheus would) and one with `…__METRICS__ENABLED=false` "
+        "(the code compiled in but idle: no request or store timing, no `/metrics`), measured in alternating runs.",
+        "",
+        "| case | req/s (median) | req/s per run | p99 ms | CPU µs/req |",
+        "|---|---|---|---|---|",
+        *[row(f"tasks `GET {path}`, metrics {label} (32 conns)", f"metrics_{label}_{path}", ["tasks-service"])
+          for label in ("on", "idle") for path in ("healthz", "me")],
+        *[row(f"auth `POST /auth/refresh`, metrics {label} (64 conns)", f"metrics_{label}_refresh", ["auth-service", "redis"])
+          for label in ("on", "idle")],
+        "",
+        "| ratio | metrics on | metrics idle |",
+        "|---|---|---|",
+        f"| `/me` ÷ `/healthz` (target ≥ 0.90) | {me['on']:.3f} {verdict(me['on'] >= 0.90)} | {me['idle']:.3f} |",
+        f"| refresh req/s, on ÷ idle | {refresh:.3f} | 1 |",
+        "",
+    ]
 
 
 def auth_login_cases(results):
@@ -727,6 +834,8 @@ def report(results, path):
     ]
     if "revoked_me_32" in c:
         lines += revocation_report(results)
+    if "metrics_on_me" in c:
+        lines += metrics_report(results)
     if results.get("criterion_us"):
         lines += [
             "## auth-core (criterion)",
@@ -774,11 +883,12 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "auth-core", "--example", "mint_tokens"],
                    check=True, cwd=ROOT)
     results = {"cases": {}, "rss": {}}
-    only = os.environ.get("BENCH_ONLY")  # debugging aid: tasks, axum, refresh, login or revocation
+    only = os.environ.get("BENCH_ONLY")  # debugging aid: tasks, axum, refresh, login, revocation, metrics
     try:
         results["sizes"] = {}
         for name, case in (("tasks", tasks_cases), ("axum", axum_cases), ("refresh", auth_refresh_case),
-                           ("login", auth_login_cases), ("revocation", revocation_cases)):
+                           ("login", auth_login_cases), ("revocation", revocation_cases),
+                           ("metrics", metrics_cases)):
             if only in (None, name):
                 case(results)
     finally:

@@ -68,7 +68,7 @@ impl Application {
             cors_origins: &[],
             openapi: &crate::openapi::document(),
             metrics: state.metrics(),
-            metrics_listen: settings.metrics.listen.as_deref(),
+            metrics_settings: &settings.metrics,
         };
         let shared = state.clone();
         let service = serve(skeleton, move |config| {

@@ -62,7 +62,11 @@ impl AppState {
     ) -> Result<AppState, StartupError> {
         settings.check_serving().map_err(StartupError::Config)?;
         let metrics = Metrics::new("auth-service")?;
-        let store = Measured::wrap(store, &metrics)?;
+        let store = if settings.metrics.enabled {
+            Measured::wrap(store, &metrics)?
+        } else {
+            store
+        };
         let keys = signing_keys(&settings.jwt, settings.dev, clock.now())?;
         let mut verifier = Verifier::new(keys, settings.jwt.validation(), clock.clone())?;
         let revoked = match store.in_process_view() {

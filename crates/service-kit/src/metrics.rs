@@ -32,13 +32,27 @@ use prometheus::{
 };
 
 /// The `metrics` section both services share (`…__METRICS__*`).
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
+    /// Whether requests and store operations are measured and `GET /metrics` served
+    /// (`…__METRICS__ENABLED`, default `true`). `false` leaves the code compiled in but
+    /// idle: no request or store timing, `/metrics` answers 404 (the benchmark's baseline,
+    /// and for operators who scrape nothing).
+    pub enabled: bool,
     /// `host:port` of a listener of its own for `GET /metrics` (`…__METRICS__LISTEN`), for
     /// operators who keep it off the service port (which then answers it 404). Unset:
     /// served on the service port.
     pub listen: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            enabled: true,
+            listen: None,
+        }
+    }
 }
 
 /// Every series' name starts with this.

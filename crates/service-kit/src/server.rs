@@ -25,7 +25,7 @@ use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
 use crate::http::{edges, input_config, method_not_allowed, not_found, RootSpan};
-use crate::metrics::{exposition, track, Metrics};
+use crate::metrics::{exposition, track, Metrics, MetricsSettings};
 
 /// Open files kept back from client connections: Redis, outbound calls, key files, logs.
 pub const RESERVED_FILES: u64 = 256;
@@ -157,9 +157,8 @@ pub struct Skeleton<'a> {
     pub openapi: &'a utoipa::openapi::OpenApi,
     /// Where requests are counted, served at `GET /metrics`.
     pub metrics: &'a Metrics,
-    /// A listener of its own for `GET /metrics` (`…__METRICS__LISTEN`); `None`: the
-    /// service port serves it.
-    pub metrics_listen: Option<&'a str>,
+    /// Whether to count and serve them, and where (`…__METRICS__*`).
+    pub metrics_settings: &'a MetricsSettings,
 }
 
 /// Why a server could not be set up.
@@ -254,11 +253,15 @@ where
 {
     let listener = bind(skeleton.listen, format!("{}__LISTEN", skeleton.prefix))?;
     let port = listener.local_addr()?.port();
-    let metrics_listener = skeleton
-        .metrics_listen
-        .map(|address| bind(address, format!("{}__METRICS__LISTEN", skeleton.prefix)))
-        .transpose()?;
-    let on_service_port = metrics_listener.is_none();
+    let measured = skeleton.metrics_settings.enabled;
+    let metrics_listener = match (measured, &skeleton.metrics_settings.listen) {
+        (true, Some(address)) => Some(bind(
+            address,
+            format!("{}__METRICS__LISTEN", skeleton.prefix),
+        )?),
+        _ => None,
+    };
+    let on_service_port = measured && metrics_listener.is_none();
     let document = web::Bytes::from(skeleton.openapi.to_pretty_json()?);
     let limits = skeleton.http.limits(skeleton.workers);
     let metrics = Arc::new(skeleton.metrics.clone());
@@ -270,10 +273,13 @@ where
                 edges(req, next, limits.body_timeout)
             }))
             .wrap(TracingLogger::<RootSpan>::new())
-            .wrap(from_fn({
-                let metrics = metrics.clone();
-                move |req, next| track(req, next, metrics.clone())
-            }))
+            .wrap(Condition::new(
+                measured,
+                from_fn({
+                    let metrics = metrics.clone();
+                    move |req, next| track(req, next, metrics.clone())
+                }),
+            ))
             .configure(input_config)
             .configure(configure.clone())
             .service(

@@ -94,7 +94,11 @@ impl Application {
         });
         let key_source = remote.map(|remote| web::Data::from(remote as Arc<dyn KeySource>));
         let verifier = web::Data::from(verifier);
-        let store = web::Data::from(Measured::wrap(task_store(&settings)?, &metrics)?);
+        let mut store = task_store(&settings)?;
+        if settings.metrics.enabled {
+            store = Measured::wrap(store, &metrics)?;
+        }
+        let store = web::Data::from(store);
         let skeleton = Skeleton {
             name: "tasks-service",
             prefix: ENV_PREFIX,
@@ -104,7 +108,7 @@ impl Application {
             cors_origins: &settings.cors.allowed_origins,
             openapi: &crate::openapi::document(),
             metrics: &metrics,
-            metrics_listen: settings.metrics.listen.as_deref(),
+            metrics_settings: &settings.metrics,
         };
         let service = serve(skeleton, move |config| {
             config

@@ -153,3 +153,17 @@ async fn a_metrics_listener_of_its_own_takes_metrics_off_the_service_port() {
         "not_found"
     );
 }
+
+#[tokio::test]
+async fn disabled_metrics_are_compiled_in_but_idle() {
+    let app = spawn_app_with(Backend::Memory, |settings| {
+        settings.metrics.enabled = false;
+        settings.metrics.listen = Some("127.0.0.1:0".to_owned());
+    })
+    .await;
+    assert_eq!(app.metrics_port, None, "no listener of its own either");
+    let token = app.token_for("ruth");
+    app.create_task(&token, "not counted").await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
