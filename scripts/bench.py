@@ -440,7 +440,7 @@ def metrics_report(results):
         "",
         "| case | req/s (median) | req/s per run | p99 ms | CPU µs/req |",
         "|---|---|---|---|---|",
-        *[row(f"tasks `GET {path}`, metrics {label} (32 conns)", f"metrics_{label}_{path}", ["tasks-service"])
+        *[row(f"tasks `GET /{path}`, metrics {label} (32 conns)", f"metrics_{label}_{path}", ["tasks-service"])
           for label in ("on", "idle") for path in ("healthz", "me")],
         *[row(f"auth `POST /auth/refresh`, metrics {label} (64 conns)", f"metrics_{label}_refresh", ["auth-service", "redis"])
           for label in ("on", "idle")],
