@@ -436,7 +436,9 @@ def metrics_report(results):
         "",
         "Two instances of each service on the server core, one with metrics on (the default; its `/metrics` "
         "scraped every second throughout, as a keen Prometheus would) and one with `…__METRICS__ENABLED=false` "
-        "(the code compiled in but idle: no request or store timing, no `/metrics`), measured in alternating runs.",
+        "(the code compiled in but idle: no request or store timing, no `/metrics`), measured in alternating runs. "
+        "Single runs spread by ±10% on a shared machine (see req/s per run): the CPU µs/request is the steadier "
+        "measure of what metrics cost.",
         "",
         "| case | req/s (median) | req/s per run | p99 ms | CPU µs/req |",
         "|---|---|---|---|---|",
