@@ -13,6 +13,7 @@ Usage: scripts/compose_test.py [--no-build]   (root, Docker; `make keys` is run 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -150,7 +151,7 @@ def until(what: str, condition, timeout: float = PROMETHEUS_TIMEOUT):
         time.sleep(1)
 
 
-def check_prometheus(cluster: ComposeCluster) -> None:
+def check_prometheus(cluster: ComposeCluster) -> str:
     """Through Prometheus's HTTP API: all four instances are scraped, a known sequence
     (n logins, m of them failing, k refreshes, one reuse) moves the counters by exactly
     that much, and the reuse alert fires."""
@@ -210,6 +211,31 @@ def check_prometheus(cluster: ComposeCluster) -> None:
     until("TesseraRefreshTokenReuse firing", reuse_alert)
     print(f"prometheus: {len(up)} instances scraped; {n} logins ({m} failed), {k} refreshes and 1 reuse "
           "counted exactly; TesseraRefreshTokenReuse firing", flush=True)
+    payload = session["access_token"].split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+def check_audit(cluster: ComposeCluster, user_id: str) -> None:
+    """The audit trail of the Prometheus sequence's user, from both auth instances' logs:
+    registration, 2 failed and 3 successful logins, one reuse detection, each with the
+    client's address and a request id."""
+    text = cluster.run("logs", "--no-color", "--no-log-prefix", "auth-1", "auth-2").stdout
+    trail = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("target") == "audit" and record.get("user_id") == user_id:
+            trail.append(record)
+    counts = {}
+    for record in trail:
+        counts[record["event"]] = counts.get(record["event"], 0) + 1
+    want = {"user_registered": 1, "login_failed": 2, "login_succeeded": 3, "refresh_reuse_detected": 1}
+    cluster_scenario.check(counts == want, f"audit trail of {user_id}: {counts} != {want}")
+    cluster_scenario.check(all(r["client_ip"] and r["request_id"] for r in trail),
+                           f"audit records without the client's address or request id: {trail}")
+    print(f"audit: the user's trail across both auth instances is {counts}", flush=True)
 
 
 def main() -> int:
@@ -229,7 +255,7 @@ def main() -> int:
         scenario_began = time.monotonic()
         phases = cluster_scenario.run(cluster, log=lambda line: print(line, flush=True))
         print(cluster_scenario.summary(phases, time.monotonic() - scenario_began))
-        check_prometheus(cluster)
+        check_audit(cluster, check_prometheus(cluster))
     except (cluster_scenario.ScenarioFailed, subprocess.CalledProcessError) as err:
         detail = getattr(err, "stderr", "") or ""
         print(f"compose-test: FAILED: {err}\n{detail}\n--- logs ---\n{cluster.logs()}", file=sys.stderr)
