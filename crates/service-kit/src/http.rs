@@ -367,9 +367,14 @@ impl RootSpanBuilder for RootSpan {
             Err(error) => error.as_response_error().status_code(),
         };
         span.record("status", status.as_u16());
+        // Traced only: finding the route pattern walks the resource map again.
+        if !crate::traces::enabled() {
+            return;
+        }
         let Ok(response) = outcome else { return };
-        if let (true, Some(route)) = (crate::traces::enabled(), response.request().match_name()) {
-            crate::traces::name_after_route(&span, response.request().method().as_str(), route);
+        let request = response.request();
+        if let Some(route) = request.match_name() {
+            crate::traces::name_after_route(&span, request.method().as_str(), route);
         }
     }
 }
