@@ -21,7 +21,7 @@ use opentelemetry_sdk::trace::SdkTracer;
 use serde::Deserialize;
 use tracing::field::Visit;
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{filter_fn, FilterExt, LevelFilter};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -122,7 +122,10 @@ where
         .with(tracer.map(|tracer| {
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(filter_fn(|meta| meta.is_span() && is_ours(meta.target())))
+                .with_filter(
+                    filter_fn(|meta| meta.is_span() && is_ours(meta.target()))
+                        .with_max_level_hint(LevelFilter::TRACE),
+                )
         }))
         .try_init();
     if installed.is_ok() && EnvFilter::try_new(&settings.level).is_err() {
@@ -160,18 +163,21 @@ where
         LogFormat::Json => fmt.json().with_current_span(true).boxed(),
         LogFormat::Pretty => fmt.boxed(),
     };
-    let logged = filter_fn(|meta| meta.target() != CODEC_TARGET && meta.target() != AUDIT_TARGET);
+    // Every filter states the most verbose level it lets through, so the subscriber's
+    // overall maximum (the level, or `info` for audit lines) turns the `debug!`/`trace!`
+    // call sites of every crate off at the macro.
+    let logged = filter_fn(|meta| meta.target() != CODEC_TARGET && meta.target() != AUDIT_TARGET)
+        .with_max_level_hint(LevelFilter::TRACE);
     let audit = settings.audit;
+    let audited = filter_fn(move |meta| audit && meta.target() == AUDIT_TARGET)
+        .with_max_level_hint(LevelFilter::INFO);
+    let codec_errors =
+        filter_fn(|meta| meta.target() == CODEC_TARGET && *meta.level() == Level::ERROR)
+            .with_max_level_hint(LevelFilter::ERROR);
     tracing_subscriber::registry()
-        .with(fmt.with_filter(filter).with_filter(logged))
-        .with(AuditLines(writer).with_filter(filter_fn(move |meta| {
-            audit && meta.target() == AUDIT_TARGET
-        })))
-        .with(
-            ClientErrors::new(CLIENT_ERRORS_EVERY).with_filter(filter_fn(|meta| {
-                meta.target() == CODEC_TARGET && *meta.level() == Level::ERROR
-            })),
-        )
+        .with(fmt.with_filter(filter.and(logged)))
+        .with(AuditLines(writer).with_filter(audited))
+        .with(ClientErrors::new(CLIENT_ERRORS_EVERY).with_filter(codec_errors))
 }
 
 /// Writes each audit event's line as it is, one per line.
@@ -308,6 +314,19 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0], r#"{"event":"logout"}"#, "as emitted, one line");
         assert!(lines[1].contains("an error line"), "{text}");
+    }
+
+    #[test]
+    fn call_sites_below_what_any_layer_wants_are_off_at_the_macro() {
+        for (level, most) in [("warn", LevelFilter::INFO), ("debug", LevelFilter::DEBUG)] {
+            let settings = LogSettings {
+                level: level.to_owned(),
+                ..LogSettings::default()
+            };
+            let subscriber = subscriber(&settings, std::io::sink);
+            let current = tracing::subscriber::with_default(subscriber, LevelFilter::current);
+            assert_eq!(current, most, "{level}: audit lines are info");
+        }
     }
 
     #[test]
