@@ -10,12 +10,10 @@
 //! or opens it again. Refused commands fail with an error [`failed_fast`] recognises; readiness
 //! pings go through the same breaker, so `/readyz` reports the outage too.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -25,6 +23,7 @@ use redis::{
 };
 use secrecy::ExposeSecret;
 use thiserror::Error;
+use tokio::sync::OnceCell;
 
 use crate::settings::RedisSettings;
 
@@ -42,14 +41,9 @@ const FAILED_FAST: &str = "Redis did not answer recently; failing fast until a p
 
 /// A lazily connected, self-healing Redis connection. Cheap to share (`Arc` it or put it in
 /// app data); cloning the inner manager is how concurrent requests use it.
-///
-/// Each thread that uses it gets a multiplexed connection of its own: a manager's driver
-/// runs on the runtime that created it, and every actix worker is a runtime of its own, so
-/// one shared manager would send each command from the other threads across to its thread
-/// and back (two wake-ups per command: a refresh cost 15–20 µs more CPU that way).
 pub struct RedisConn {
     client: Client,
-    managers: Mutex<HashMap<ThreadId, ConnectionManager>>,
+    manager: OnceCell<ConnectionManager>,
     breaker: Arc<Breaker>,
 }
 
@@ -231,7 +225,7 @@ impl fmt::Debug for RedisConn {
     /// The URL may hold a password: never printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConn")
-            .field("threads", &self.managers().len())
+            .field("connected", &self.manager.initialized())
             .finish_non_exhaustive()
     }
 }
@@ -306,7 +300,7 @@ impl RedisConn {
         })?;
         Ok(Some(RedisConn {
             client,
-            managers: Mutex::default(),
+            manager: OnceCell::new(),
             breaker: Arc::new(Breaker::new(Duration::from_millis(settings.breaker_ms))),
         }))
     }
@@ -316,7 +310,7 @@ impl RedisConn {
     pub fn open(url: &str) -> RedisResult<RedisConn> {
         Ok(RedisConn {
             client: Client::open(url)?,
-            managers: Mutex::default(),
+            manager: OnceCell::new(),
             breaker: Arc::new(Breaker::new(DEFAULT_BREAKER)),
         })
     }
@@ -332,24 +326,17 @@ impl RedisConn {
         })
     }
 
-    /// This thread's connection manager, created on its first use here.
+    /// The shared connection manager, created on first use.
     async fn manager(&self) -> RedisResult<ConnectionManager> {
-        let thread = std::thread::current().id();
-        if let Some(manager) = self.managers().get(&thread) {
-            return Ok(manager.clone());
-        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(200));
-        let manager = ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        // Another task of this thread may have connected meanwhile: keep the first.
-        Ok(self.managers().entry(thread).or_insert(manager).clone())
-    }
-
-    fn managers(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, ConnectionManager>> {
-        self.managers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.manager
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .await
+            .cloned()
     }
 
     /// A connection of its own in subscriber mode (the revocation feed's).
