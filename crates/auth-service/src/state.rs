@@ -80,6 +80,7 @@ impl AppState {
         };
         if let Some(view) = &revoked {
             verifier = verifier.with_revocation(view.clone());
+            store.apply_own_revocations(view.clone());
         }
         if let Some(cache) = settings.jwt.verified_cache() {
             verifier = verifier.with_cache(cache);

@@ -1,32 +1,38 @@
 //! The Redis store's Lua scripts: every multi-key step is one script, so it is atomic, and
-//! every key a script touches is passed in `KEYS` and shares the user's hash tag (or the
-//! `{purge}` tag), so the same scripts run on Redis Cluster. Layout and key names:
-//! [`super::redis`].
+//! every key a script touches is passed in `KEYS` and shares one hash tag — the user's
+//! (`{u:<id>}`), the `{purge}` queue's or the revocation log's (`{rev}`) — so each script
+//! touches one Redis Cluster slot and the same scripts run on standalone Redis, Sentinel
+//! and Cluster. Layout and key names: [`super::redis`].
 //!
-//! A script that revokes access tokens also appends the entry to the revocation log (a
-//! sorted set scored by the entry's `until`, trimmed of expired entries on every write) and
-//! publishes it, in the same atomic step as the state change: no revocation exists in the
-//! store without its entry. Those scripts start with [`REVOKE`]. The log has its own hash
-//! tag (`{rev}`): on standalone Redis (today's deployments) that is one script; on Redis
-//! Cluster the log's slot differs from the user's, and these scripts will have to append to
-//! the log in a second step (noted for the Cluster work).
+//! A revocation changes a user's keys and appends an entry to the revocation log, which
+//! lives in a slot of its own: two scripts, since no script may span two slots on a
+//! cluster. The user's script ([`ROTATE`], [`END_SESSION`], …) makes the change and returns
+//! the entry; [`RECORD`] then appends it to the log (a sorted set scored by the entry's
+//! `until`, trimmed of expired entries on every write) and publishes it, in one step, so a
+//! feed that subscribes and then loads the log misses nothing. A crash (or a failover)
+//! between the two steps leaves the change made without its entry: the tokens it revoked
+//! stay valid at resource servers until they expire (the access-token lifetime), as before
+//! revocation was pushed. [`ENTRIES`] is prepended to the user scripts that revoke.
 
-/// Prepended to every script that revokes. `revoke(log, channel, entry, now, until)`
-/// records and publishes one entry (JSON); `session(sid, until)` and `versions(sub, below,
-/// until)` are the JSON of "that session's tokens" and "the user's tokens below version
-/// `below`" (the shapes of `auth_core::Revocation`).
-pub(super) const REVOKE: &str = r"
-local function revoke(log, channel, entry, now, until_)
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', now)
-  redis.call('ZADD', log, until_, entry)
-  redis.call('PUBLISH', channel, entry)
-end
+/// Prepended to every user script that revokes: `session(sid, until)` and `versions(sub,
+/// below, until)` are the JSON of "that session's tokens" and "the user's tokens below
+/// version `below`" (the shapes of `auth_core::Revocation`).
+pub(super) const ENTRIES: &str = r"
 local function session(sid, until_)
   return cjson.encode({kind = 'session', sid = sid, ['until'] = tonumber(until_)})
 end
 local function versions(sub, below, until_)
   return cjson.encode({kind = 'versions', sub = sub, below = below, ['until'] = tonumber(until_)})
 end
+";
+
+/// KEYS: log. ARGV: channel, entry, now, until. Records one revocation entry and publishes
+/// it (the second step of every revocation; alone for an access token, RFC 7009).
+pub(super) const RECORD: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
 ";
 
 /// KEYS: user, session, index. ARGV: sid, secret hash, now, absolute expiry, idle secs,
@@ -49,9 +55,9 @@ redis.call('EXPIRE', KEYS[3], math.max(1, tonumber(last[2]) - now))
 return {u[1], u[2], tostring(ttl)}
 ";
 
-/// KEYS: session, user, index, log. ARGV: presented hash, successor hash, now, grace
-/// secs, idle secs, sid, channel, revocation until. The whole
-/// refresh decision, atomically (see `Rotation`); reuse revokes the session.
+/// KEYS: session, user, index. ARGV: presented hash, successor hash, now, grace secs, idle
+/// secs, sid, revocation until. The whole refresh decision, atomically (see `Rotation`);
+/// reuse ends the session and returns its revocation entry after `reused`.
 pub(super) const ROTATE: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'gen', 'ver', 'last_used_at', 'rotated_at', 'abs_exp')
 if not s[1] then return {'unknown'} end
@@ -79,62 +85,55 @@ if s[2] ~= '' and ARGV[1] == s[2] then
     return {'grace', u[1], u[2], tostring(math.min(abs, last_used + idle) - now)}
   end
   kill()
-  revoke(KEYS[4], ARGV[7], session(ARGV[6], ARGV[8]), ARGV[3], ARGV[8])
-  return {'reused'}
+  return {'reused', session(ARGV[6], ARGV[7])}
 end
 return {'mismatch', s[3], s[1]}
 ";
 
-/// KEYS: session, index, log. ARGV: sid, channel, now, until. Returns the number of
-/// sessions deleted (and revoked).
+/// KEYS: session, index. ARGV: sid, until. Deletes the session; its revocation entry, or
+/// nil if there was none.
 pub(super) const END_SESSION: &str = r"
 local n = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if n > 0 then revoke(KEYS[3], ARGV[2], session(ARGV[1], ARGV[4]), ARGV[3], ARGV[4]) end
-return n
+if n > 0 then return session(ARGV[1], ARGV[2]) end
+return false
 ";
 
-/// KEYS: session, index, log. ARGV: secret hash, sid, channel, now, until. Deletes (and
-/// revokes) the session if the secret is its current or just-spent one.
+/// KEYS: session, index. ARGV: secret hash, sid, until. Deletes the session if the secret
+/// is its current or just-spent one; its revocation entry, or nil.
 pub(super) const LOGOUT: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'prev')
 if s[1] and (s[1] == ARGV[1] or (s[2] ~= '' and s[2] == ARGV[1])) then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
-  revoke(KEYS[3], ARGV[3], session(ARGV[2], ARGV[5]), ARGV[4], ARGV[5])
-  return 1
+  return session(ARGV[2], ARGV[3])
 end
-return 0
+return false
 ";
 
-/// KEYS: user, index, log, sessions…. ARGV: channel, user id, now, until. Bumps the token
-/// version (revoking the tokens below the new one) and deletes every session.
+/// KEYS: user, index, sessions…. ARGV: user id, until. Bumps the token version and deletes
+/// every session; the entry revoking the tokens below the new version, or nil if the user
+/// is gone.
 pub(super) const END_ALL: &str = r"
+local entry = false
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-  revoke(KEYS[3], ARGV[1], versions(ARGV[2], ver, ARGV[4]), ARGV[3], ARGV[4])
+  entry = versions(ARGV[1], ver, ARGV[2])
 end
-for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('DEL', KEYS[2])
-return 1
+return entry
 ";
 
-/// KEYS: user, index, log, sessions…. ARGV: checked version, channel, the user's
-/// revocation entry (every version), now, until. The account and everything of its slot
-/// (revoking every token of the user), unless the version moved on (0). A user already
-/// gone is 1: nothing to do.
+/// KEYS: user, index, sessions…. ARGV: checked version. Deletes the account and
+/// everything of its slot, unless the version moved on: 0; 1 if the user was already gone
+/// (nothing to revoke); 2 if it was deleted now (every token of the user to revoke).
 pub(super) const DELETE_USER: &str = r"
 local ver = redis.call('HGET', KEYS[1], 'ver')
 if ver and ver ~= ARGV[1] then return 0 end
-if ver then revoke(KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
 redis.call('DEL', KEYS[1], KEYS[2])
-for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
-return 1
-";
-
-/// KEYS: log. ARGV: channel, entry, now, until. One access token (RFC 7009).
-pub(super) const REVOKE_TOKEN: &str = r"
-revoke(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+if ver then return 2 end
 return 1
 ";
 
@@ -159,32 +158,31 @@ end
 return out
 ";
 
-/// KEYS: user, index, kept session, log, other sessions…. ARGV: hash, checked version,
-/// channel, user id, now, until, other sids…. Revokes the user's tokens below the new
-/// version. Nothing happens (0) if the user is gone or its version moved on.
+/// KEYS: user, index, kept session, other sessions…. ARGV: hash, checked version, user id,
+/// until, other sids…. Returns the entry revoking the user's tokens below the new version;
+/// nothing happens (nil) if the user is gone or its version moved on.
 pub(super) const SET_PASSWORD: &str = r"
-if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[2] then return false end
 redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
 local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-revoke(KEYS[4], ARGV[3], versions(ARGV[4], ver, ARGV[6]), ARGV[5], ARGV[6])
-for i = 5, #KEYS do
+for i = 4, #KEYS do
   redis.call('DEL', KEYS[i])
-  redis.call('ZREM', KEYS[2], ARGV[i + 2])
+  redis.call('ZREM', KEYS[2], ARGV[i + 1])
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'ver', tostring(ver)) end
-return 1
+return versions(ARGV[3], ver, ARGV[4])
 ";
 
-/// KEYS: user, log. ARGV: role, bump ('1' or '0'), channel, user id, now, until. A bump
-/// revokes the user's tokens below the new version.
+/// KEYS: user. ARGV: role, bump ('1' or '0'), user id, until. nil if the user is gone;
+/// else the entry revoking the user's tokens below the new version after a bump, or ''.
 pub(super) const SET_ROLE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 'role', ARGV[1])
 if ARGV[2] == '1' then
   local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-  revoke(KEYS[2], ARGV[3], versions(ARGV[4], ver, ARGV[6]), ARGV[5], ARGV[6])
+  return versions(ARGV[3], ver, ARGV[4])
 end
-return 1
+return ''
 ";
 
 /// KEYS: counter. ARGV: ttl. Returns the count after this hit.

@@ -163,6 +163,9 @@ impl AuthStore for Measured {
     fn in_process_view(&self) -> Option<Arc<RevocationView>> {
         self.inner.in_process_view()
     }
+    fn apply_own_revocations(&self, view: Arc<RevocationView>) {
+        self.inner.apply_own_revocations(view);
+    }
     async fn live_until(
         &self,
         sid: &SessionId,

@@ -53,8 +53,8 @@ impl StoreError {
 
 /// How long the revocation a write makes matters: until `until` (the longest life of an
 /// access token issued before `now`, plus the leeway); `now` lets the store drop entries
-/// that stopped mattering. Every write that revokes access tokens records one entry, in
-/// the same atomic step (see `docs/ARCHITECTURE.md`, "Revocation").
+/// that stopped mattering. Every write that revokes access tokens records one entry (Redis:
+/// in a second step right after the change, see `store::lua`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Revoking {
     pub now: u64,
@@ -262,6 +262,10 @@ pub trait AuthStore: Send + Sync + 'static {
     fn in_process_view(&self) -> Option<Arc<RevocationView>> {
         None
     }
+    /// Gives a shared store this instance's feed-fed view, so the revocations it records
+    /// also apply there at once (the instance that revoked refuses the tokens before its
+    /// answer, without waiting for its own feed); other instances learn through the feed.
+    fn apply_own_revocations(&self, _view: Arc<RevocationView>) {}
     /// When the session ends (the earlier of its absolute end and `idle_secs` after its
     /// last use) if it is live at `now`, `secret_hash` is its current secret and it was
     /// issued under the user's current token version; else `None` (introspection).

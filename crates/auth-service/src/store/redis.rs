@@ -13,20 +13,27 @@
 //!   write, and the channel `<prefix>{rev}:feed` each entry is published on (see
 //!   `service_kit::revocation`, which follows both).
 //!
+//! `{purge}` and `{rev}` are one slot each on a cluster, by design: one queue and one log
+//! every instance reads whole. Their write rates are those of account deletions and of
+//! revocations (logouts, password changes, reuse), orders of magnitude below refreshes,
+//! and each entry is small and trimmed once it no longer matters; the refresh path never
+//! touches them.
+//!
 //! Scripts are loaded once and run by SHA (`EVALSHA`, reloaded after a Redis restart).
 //! Times are passed in from the service's clock; TTLs only collect garbage, the scripts'
 //! own comparisons decide expiry.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use auth_core::{Revoked, Role};
+use auth_core::{Revocation, RevocationView, Revoked, Role};
 use redis::Script;
 use service_kit::redis::{Connection, RedisConn};
 
 use super::lua::{
-    CLAIM_PURGES, CREATE_SESSION, DELETE_USER, END_ALL, END_SESSION, FREE_NAME, HIT, LOGOUT,
-    REVOKE, REVOKE_TOKEN, ROTATE, SET_PASSWORD, SET_ROLE,
+    CLAIM_PURGES, CREATE_SESSION, DELETE_USER, END_ALL, END_SESSION, ENTRIES, FREE_NAME, HIT,
+    LOGOUT, RECORD, ROTATE, SET_PASSWORD, SET_ROLE,
 };
 use super::{
     window, AuthStore, Backoff, Grant, Hits, NewSession, PendingPurge, Revoking, RotateRequest,
@@ -53,7 +60,9 @@ pub struct RedisStore {
     delete_user: Script,
     free_name: Script,
     claim_purges: Script,
-    revoke_token: Script,
+    record: Script,
+    /// This instance's view (see [`AuthStore::apply_own_revocations`]).
+    own_view: OnceLock<Arc<RevocationView>>,
 }
 
 fn unavailable(err: redis::RedisError) -> StoreError {
@@ -73,7 +82,7 @@ impl RedisStore {
     /// A store over `redis`, every key under `prefix`.
     pub fn new(redis: RedisConn, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
-        let revoking = |script: &str| Script::new(&format!("{REVOKE}{script}"));
+        let revoking = |script: &str| Script::new(&format!("{ENTRIES}{script}"));
         RedisStore {
             redis,
             log: service_kit::revocation::log_key(&prefix),
@@ -90,7 +99,8 @@ impl RedisStore {
             delete_user: revoking(DELETE_USER),
             free_name: Script::new(FREE_NAME),
             claim_purges: Script::new(CLAIM_PURGES),
-            revoke_token: revoking(REVOKE_TOKEN),
+            record: Script::new(RECORD),
+            own_view: OnceLock::new(),
         }
     }
 
@@ -127,6 +137,44 @@ impl RedisStore {
             self.prefix,
             username.to_ascii_lowercase()
         )
+    }
+
+    /// The second step of a revocation (see [`super::lua`]): appends `entry` to the log and
+    /// publishes it.
+    async fn record(
+        &self,
+        con: &mut Connection,
+        at: Revoking,
+        entry: &str,
+    ) -> Result<(), StoreError> {
+        self.record
+            .key(&self.log)
+            .arg(&self.channel)
+            .arg(entry)
+            .arg(at.now)
+            .arg(at.until)
+            .invoke_async::<i64>(con)
+            .await
+            .map_err(unavailable)?;
+        if let Some(view) = self.own_view.get() {
+            if let Ok(revocation) = serde_json::from_str::<Revocation>(entry) {
+                view.apply(&revocation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `entry` if the user's script returned one; whether it did.
+    async fn record_any(
+        &self,
+        con: &mut Connection,
+        at: Revoking,
+        entry: Option<String>,
+    ) -> Result<bool, StoreError> {
+        match entry {
+            Some(entry) => self.record(con, at, &entry).await.map(|()| true),
+            None => Ok(false),
+        }
     }
 
     async fn session_ids(
@@ -251,20 +299,20 @@ impl AuthStore for RedisStore {
         at: Revoking,
     ) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
-        let done: i64 = self
+        let done: Option<String> = self
             .set_role
             .key(self.user_key(user_id))
-            .key(&self.log)
             .arg(role.as_str())
             .arg(if bump_version { "1" } else { "0" })
-            .arg(&self.channel)
             .arg(user_id)
-            .arg(at.now)
             .arg(at.until)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
-        Ok(done == 1)
+        let found = done.is_some();
+        let revoked = done.filter(|entry| !entry.is_empty());
+        self.record_any(&mut con, at, revoked).await?;
+        Ok(found)
     }
 
     async fn set_password(
@@ -287,21 +335,18 @@ impl AuthStore for RedisStore {
             .key(self.user_key(user_id))
             .key(self.index_key(user_id))
             .key(self.session_key(user_id, keep.as_str()))
-            .key(&self.log)
             .arg(hash)
             .arg(checked.ver)
-            .arg(&self.channel)
             .arg(user_id)
-            .arg(at.now)
             .arg(at.until);
         for sid in &others {
             invocation.key(self.session_key(user_id, sid)).arg(sid);
         }
-        let done: i64 = invocation
+        let entry: Option<String> = invocation
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
-        Ok(done == 1)
+        self.record_any(&mut con, at, entry).await
     }
 
     async fn end_all_sessions(&self, user_id: &str, at: Revoking) -> Result<(), StoreError> {
@@ -311,18 +356,16 @@ impl AuthStore for RedisStore {
         invocation
             .key(self.user_key(user_id))
             .key(self.index_key(user_id))
-            .key(&self.log)
-            .arg(&self.channel)
             .arg(user_id)
-            .arg(at.now)
             .arg(at.until);
         for sid in &sids {
             invocation.key(self.session_key(user_id, sid));
         }
-        invocation
-            .invoke_async::<i64>(&mut con)
+        let entry: Option<String> = invocation
+            .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
+        self.record_any(&mut con, at, entry).await?;
         Ok(())
     }
 
@@ -356,14 +399,12 @@ impl AuthStore for RedisStore {
             .key(self.sid_key(request.sid))
             .key(self.user_key(&user_id))
             .key(self.index_key(&user_id))
-            .key(&self.log)
             .arg(request.presented_hash)
             .arg(request.successor_hash)
             .arg(request.now)
             .arg(request.grace_secs)
             .arg(request.idle_secs)
             .arg(request.sid.as_str())
-            .arg(&self.channel)
             .arg(request.revoke_until)
             .invoke_async(&mut con)
             .await
@@ -377,7 +418,17 @@ impl AuthStore for RedisStore {
             "unknown" => Rotation::Unknown,
             "expired" => Rotation::Expired,
             "revoked" => Rotation::Revoked,
-            "reused" => Rotation::Reused,
+            "reused" => {
+                let entry = rest
+                    .first()
+                    .ok_or_else(|| bad_reply("reuse lacks its entry"))?;
+                let at = Revoking {
+                    now: request.now,
+                    until: request.revoke_until,
+                };
+                self.record(&mut con, at, entry).await?;
+                Rotation::Reused
+            }
             "mismatch" => Rotation::Mismatch {
                 generation: number(rest.first())?,
                 current_hash: rest
@@ -391,19 +442,16 @@ impl AuthStore for RedisStore {
 
     async fn end_session(&self, sid: &SessionId, at: Revoking) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
-        let deleted: i64 = self
+        let entry: Option<String> = self
             .end_session
             .key(self.sid_key(sid))
             .key(self.index_key(&sid.user().to_string()))
-            .key(&self.log)
             .arg(sid.as_str())
-            .arg(&self.channel)
-            .arg(at.now)
             .arg(at.until)
             .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
-        Ok(deleted > 0)
+        self.record_any(&mut con, at, entry).await
     }
 
     async fn logout(
@@ -413,20 +461,17 @@ impl AuthStore for RedisStore {
         at: Revoking,
     ) -> Result<bool, StoreError> {
         let mut con = self.con().await?;
-        let ended = self
+        let entry: Option<String> = self
             .logout
             .key(self.sid_key(sid))
             .key(self.index_key(&sid.user().to_string()))
-            .key(&self.log)
             .arg(secret_hash)
             .arg(sid.as_str())
-            .arg(&self.channel)
-            .arg(at.now)
             .arg(at.until)
-            .invoke_async::<i64>(&mut con)
+            .invoke_async(&mut con)
             .await
             .map_err(unavailable)?;
-        Ok(ended == 1)
+        self.record_any(&mut con, at, entry).await
     }
 
     async fn revoke_token(&self, jti: &str, at: Revoking) -> Result<(), StoreError> {
@@ -437,16 +482,7 @@ impl AuthStore for RedisStore {
                 jti: jti.to_owned(),
             },
         )?;
-        self.revoke_token
-            .key(&self.log)
-            .arg(&self.channel)
-            .arg(entry)
-            .arg(at.now)
-            .arg(at.until)
-            .invoke_async::<i64>(&mut con)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.record(&mut con, at, &entry).await
     }
 
     async fn live_until(
@@ -540,21 +576,13 @@ impl AuthStore for RedisStore {
         let mut con = self.con().await?;
         let sids = self.session_ids(&mut con, &user.id).await?;
         // The account and its sessions first, in one step: a session created meanwhile
-        // finds no user and refuses to refresh. Then the name, in its own slot.
+        // finds no user and refuses to refresh. Then its revocation and the name, each in
+        // its own slot.
         let mut invocation = self.delete_user.prepare_invoke();
-        let every_version = Revoked::Versions {
-            sub: user.id.clone(),
-            below: u64::MAX,
-        };
         invocation
             .key(self.user_key(&user.id))
             .key(self.index_key(&user.id))
-            .key(&self.log)
-            .arg(user.ver)
-            .arg(&self.channel)
-            .arg(entry_json(at, every_version)?)
-            .arg(at.now)
-            .arg(at.until);
+            .arg(user.ver);
         for sid in &sids {
             invocation.key(self.session_key(&user.id, sid));
         }
@@ -564,6 +592,14 @@ impl AuthStore for RedisStore {
             .map_err(unavailable)?;
         if gone == 0 {
             return Ok(false);
+        }
+        if gone == 2 {
+            let every_version = Revoked::Versions {
+                sub: user.id.clone(),
+                below: u64::MAX,
+            };
+            self.record(&mut con, at, &entry_json(at, every_version)?)
+                .await?;
         }
         self.free_name
             .key(self.name_key(&user.username))
@@ -656,5 +692,9 @@ impl AuthStore for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.redis.ping().await.map_err(unavailable)
+    }
+
+    fn apply_own_revocations(&self, view: Arc<RevocationView>) {
+        let _ = self.own_view.set(view);
     }
 }
