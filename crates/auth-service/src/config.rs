@@ -260,6 +260,8 @@ impl Settings {
                 "browser.allowed_origins",
                 "oauth.public_clients",
                 "purge.tasks_urls",
+                "redis.cluster_nodes",
+                "redis.sentinels",
             ],
         )?;
         settings.check().map_err(ConfigError::Message)?;

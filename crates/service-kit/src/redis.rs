@@ -1,7 +1,13 @@
-//! One Redis connection per process: a multiplexed `ConnectionManager`, created on first
-//! use (so a service can start while Redis is still coming up) and reconnecting by itself
-//! after Redis restarts. Commands fail fast while Redis is away, so callers answer 503
-//! instead of hanging.
+//! One Redis connection per process, to whichever Redis the settings name: a standalone
+//! server (`…__REDIS__URL`), a Redis Cluster (`…__REDIS__CLUSTER_NODES`) or the master a
+//! set of Sentinels names (`…__REDIS__SENTINELS` + `…__REDIS__SENTINEL_MASTER`). Created on
+//! first use (so a service can start while Redis is still coming up) and reconnecting by
+//! itself: after a restart (standalone), as the cluster moves slots or promotes a replica
+//! (the cluster client follows `MOVED` and refreshes its slot map), or — Sentinel — by
+//! asking the sentinels for the master again after a connection error or a `READONLY`
+//! reply (redis-rs's Sentinel client resolves the master once and does not follow a
+//! failover by itself). The store code sees one [`Connection`] type whatever the kind.
+//! Commands fail fast while Redis is away, so callers answer 503 instead of hanging.
 //!
 //! A Redis that is there but does not answer (frozen, overloaded, a network black hole)
 //! costs each command the full [`RESPONSE_TIMEOUT`]. So after a command gets no answer, a
@@ -13,15 +19,19 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
-    Client, Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult,
-    Value,
+    Client, Cmd, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisConnectionInfo,
+    RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 use tokio::sync::OnceCell;
 
@@ -33,6 +43,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Reconnection attempts per outage-triggered reconnect, before failing the command.
 const RECONNECT_RETRIES: usize = 2;
+/// How long asking the sentinels for the master (and checking its role) may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long the breaker refuses commands after one got no answer, unless configured.
 pub const DEFAULT_BREAKER: Duration = Duration::from_millis(500);
@@ -40,19 +52,59 @@ pub const DEFAULT_BREAKER: Duration = Duration::from_millis(500);
 const FAILED_FAST: &str = "Redis did not answer recently; failing fast until a probe succeeds";
 
 /// A lazily connected, self-healing Redis connection. Cheap to share (`Arc` it or put it in
-/// app data); cloning the inner manager is how concurrent requests use it.
+/// app data); cloning the inner connection is how concurrent requests use it.
 pub struct RedisConn {
-    client: Client,
-    manager: OnceCell<ConnectionManager>,
+    target: Target,
     breaker: Arc<Breaker>,
+}
+
+/// What the settings point at, and its shared connection once made.
+enum Target {
+    Standalone {
+        client: Client,
+        manager: OnceCell<ConnectionManager>,
+    },
+    Cluster {
+        client: Box<ClusterClient>,
+        /// The seed nodes (password applied): subscriptions connect to one of them.
+        nodes: Vec<ConnectionInfo>,
+        connection: OnceCell<ClusterConnection>,
+    },
+    Sentinel(Arc<Sentinels>),
+}
+
+/// The sentinels and the master they last named.
+struct Sentinels {
+    client: tokio::sync::Mutex<SentinelClient>,
+    master: RwLock<Option<Master>>,
+    resolutions: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Master {
+    /// Which resolution this is: an error forgets the master only if it is still this one.
+    generation: u64,
+    client: Client,
+    manager: ConnectionManager,
 }
 
 /// A connection whose commands pass the breaker: what [`RedisConn::connection`] hands out.
 /// Scripts and commands run on it as on any `redis` async connection.
 #[derive(Clone)]
 pub struct Connection {
-    inner: ConnectionManager,
+    inner: Inner,
     breaker: Arc<Breaker>,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel {
+        manager: ConnectionManager,
+        generation: u64,
+        sentinels: Arc<Sentinels>,
+    },
 }
 
 impl fmt::Debug for Connection {
@@ -61,12 +113,53 @@ impl fmt::Debug for Connection {
     }
 }
 
+impl Inner {
+    async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        match self {
+            Inner::Standalone(manager) => manager.req_packed_command(cmd).await,
+            Inner::Cluster(cluster) => cluster.req_packed_command(cmd).await,
+            Inner::Sentinel {
+                manager,
+                generation,
+                sentinels,
+            } => {
+                let result = manager.req_packed_command(cmd).await;
+                sentinels.learn(*generation, &result);
+                result
+            }
+        }
+    }
+
+    async fn send_all(
+        &mut self,
+        pipeline: &Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        match self {
+            Inner::Standalone(manager) => {
+                manager.req_packed_commands(pipeline, offset, count).await
+            }
+            Inner::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count).await,
+            Inner::Sentinel {
+                manager,
+                generation,
+                sentinels,
+            } => {
+                let result = manager.req_packed_commands(pipeline, offset, count).await;
+                sentinels.learn(*generation, &result);
+                result
+            }
+        }
+    }
+}
+
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
             let pass = self.breaker.admit()?;
             let _probe = ProbeSlot(&self.breaker, pass);
-            let result = self.inner.req_packed_command(cmd).await;
+            let result = self.inner.send(cmd).await;
             self.breaker.record(pass, &result);
             result
         })
@@ -81,17 +174,86 @@ impl ConnectionLike for Connection {
         Box::pin(async move {
             let pass = self.breaker.admit()?;
             let _probe = ProbeSlot(&self.breaker, pass);
-            let result = self
-                .inner
-                .req_packed_commands(pipeline, offset, count)
-                .await;
+            let result = self.inner.send_all(pipeline, offset, count).await;
             self.breaker.record(pass, &result);
             result
         })
     }
 
     fn get_db(&self) -> i64 {
-        self.inner.get_db()
+        match &self.inner {
+            Inner::Standalone(manager) | Inner::Sentinel { manager, .. } => manager.get_db(),
+            Inner::Cluster(cluster) => cluster.get_db(),
+        }
+    }
+}
+
+/// No answer, or an answer saying the node is no longer the master.
+fn lost_master<T>(result: &RedisResult<T>) -> bool {
+    result.as_ref().err().is_some_and(|err| {
+        unanswered(err) || err.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
+    })
+}
+
+fn unanswered(err: &RedisError) -> bool {
+    err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_io_error()
+}
+
+impl Sentinels {
+    /// Forgets the master a command of `generation` failed on, so the next command asks the
+    /// sentinels again (a failover promoted another node, or the master restarted as a
+    /// replica).
+    fn learn<T>(&self, generation: u64, result: &RedisResult<T>) {
+        if !lost_master(result) {
+            return;
+        }
+        if let Ok(mut master) = self.master.write() {
+            if master.as_ref().is_some_and(|m| m.generation == generation) {
+                tracing::warn!("Redis master lost: asking the sentinels again");
+                *master = None;
+            }
+        }
+    }
+
+    fn current(&self) -> Option<Master> {
+        self.master.read().ok().and_then(|master| master.clone())
+    }
+
+    /// The master, asking the sentinels (one caller at a time) when none is known.
+    async fn master(&self, config: ConnectionManagerConfig) -> RedisResult<Master> {
+        if let Some(master) = self.current() {
+            return Ok(master);
+        }
+        let mut sentinels = self.client.lock().await;
+        if let Some(master) = self.current() {
+            return Ok(master);
+        }
+        let resolve = async {
+            let client = sentinels.async_get_client().await?;
+            let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+            Ok::<_, RedisError>((client, manager))
+        };
+        let (client, manager) = tokio::time::timeout(RESOLVE_TIMEOUT, resolve)
+            .await
+            .map_err(|_| {
+                RedisError::from((
+                    ErrorKind::Io,
+                    "the sentinels did not name a reachable master in time",
+                ))
+            })??;
+        let master = Master {
+            generation: self.resolutions.fetch_add(1, Ordering::Relaxed) + 1,
+            client,
+            manager,
+        };
+        if let Ok(mut slot) = self.master.write() {
+            *slot = Some(master.clone());
+        }
+        tracing::info!("Redis master found through the sentinels");
+        Ok(master)
     }
 }
 
@@ -179,12 +341,7 @@ impl Breaker {
     }
 
     fn record_at<T>(&self, now_ms: u64, pass: Pass, result: &RedisResult<T>) {
-        let unanswered = result.as_ref().err().is_some_and(|err| {
-            err.is_timeout()
-                || err.is_connection_dropped()
-                || err.is_connection_refusal()
-                || err.is_io_error()
-        });
+        let unanswered = result.as_ref().err().is_some_and(unanswered);
         if unanswered && !self.open_for.is_zero() {
             let until = now_ms.saturating_add(self.open_for.as_millis() as u64);
             let was = self.open_until.swap(until, Ordering::AcqRel);
@@ -222,20 +379,26 @@ pub fn failed_fast(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 impl fmt::Debug for RedisConn {
-    /// The URL may hold a password: never printed.
+    /// URLs may hold a password: never printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, connected) = match &self.target {
+            Target::Standalone { manager, .. } => ("standalone", manager.initialized()),
+            Target::Cluster { connection, .. } => ("cluster", connection.initialized()),
+            Target::Sentinel(sentinels) => ("sentinel", sentinels.current().is_some()),
+        };
         f.debug_struct("RedisConn")
-            .field("connected", &self.manager.initialized())
+            .field("kind", &kind)
+            .field("connected", &connected)
             .finish_non_exhaustive()
     }
 }
 
-/// Why the configured Redis connection cannot be set up. Never contains the password.
+/// Why the configured Redis connection cannot be set up. Never contains a password.
 #[derive(Debug, Error)]
 pub enum RedisSetupError {
-    #[error("invalid {prefix}__REDIS__URL: {source}")]
+    #[error("invalid {setting}: {source}")]
     Url {
-        prefix: String,
+        setting: String,
         #[source]
         source: RedisError,
     },
@@ -245,72 +408,241 @@ pub enum RedisSetupError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{prefix}__REDIS__PASSWORD_FILE is set but {prefix}__REDIS__URL is not")]
+    #[error(
+        "{prefix}__REDIS__PASSWORD_FILE is set but no Redis is: set {prefix}__REDIS__URL, \
+         {prefix}__REDIS__CLUSTER_NODES or {prefix}__REDIS__SENTINELS"
+    )]
     PasswordWithoutUrl { prefix: String },
     #[error(
-        "{prefix}__REDIS__URL carries a password and {prefix}__REDIS__PASSWORD_FILE is set; \
+        "a {prefix}__REDIS__ URL carries a password and {prefix}__REDIS__PASSWORD_FILE is set; \
          set exactly one"
     )]
     PasswordTwice { prefix: String },
+    #[error(
+        "{prefix}__REDIS__URL, {prefix}__REDIS__CLUSTER_NODES and {prefix}__REDIS__SENTINELS \
+         exclude each other: set one ({set} are set)"
+    )]
+    Exclusive { prefix: String, set: String },
+    #[error(
+        "{prefix}__REDIS__SENTINELS and {prefix}__REDIS__SENTINEL_MASTER go together: set both \
+         (the sentinels' addresses and the name of the master they watch)"
+    )]
+    SentinelHalf { prefix: String },
+}
+
+/// Which of the three ways to reach Redis the settings use.
+enum Kind<'a> {
+    Url(&'a SecretString),
+    Cluster(Vec<&'a SecretString>),
+    Sentinel(Vec<&'a SecretString>, &'a str),
+}
+
+/// The URLs given: empty values count as unset (so a compose overlay can blank a setting).
+fn given(urls: &[SecretString]) -> Vec<&SecretString> {
+    urls.iter()
+        .filter(|url| !url.expose_secret().trim().is_empty())
+        .collect()
+}
+
+/// Parses `url`, a `redis://` URL the setting `setting` holds.
+fn parse(url: &SecretString, setting: &str) -> Result<ConnectionInfo, RedisSetupError> {
+    url.expose_secret()
+        .trim()
+        .into_connection_info()
+        .map_err(|source| RedisSetupError::Url {
+            setting: setting.to_owned(),
+            source,
+        })
+}
+
+fn parse_all(
+    urls: &[&SecretString],
+    setting: &str,
+) -> Result<Vec<ConnectionInfo>, RedisSetupError> {
+    urls.iter().map(|url| parse(url, setting)).collect()
 }
 
 impl RedisConn {
-    /// The connection the `redis` settings describe, or `None` when no URL is set (the
-    /// service then uses its in-memory store). `prefix` (`AUTH`, `TASKS`) names settings
-    /// in errors. The password comes from the URL or from `password_file` (trailing
-    /// whitespace ignored), never both.
+    /// The connection the `redis` settings describe, or `None` when they name no Redis (the
+    /// service then uses its in-memory store). `prefix` (`AUTH`, `TASKS`) names settings in
+    /// errors. The password of the Redis nodes (not of the sentinels, whose URLs carry
+    /// their own) comes from the URLs or from `password_file` (trailing whitespace
+    /// ignored), never both.
     pub fn from_settings(
         settings: &RedisSettings,
         prefix: &str,
     ) -> Result<Option<RedisConn>, RedisSetupError> {
-        let prefix = || prefix.to_owned();
-        let Some(url) = &settings.url else {
+        let Some(kind) = RedisConn::kind(settings, prefix)? else {
             return match settings.password_file {
-                Some(_) => Err(RedisSetupError::PasswordWithoutUrl { prefix: prefix() }),
+                Some(_) => Err(RedisSetupError::PasswordWithoutUrl {
+                    prefix: prefix.to_owned(),
+                }),
                 None => Ok(None),
             };
         };
-        let mut info = url
-            .expose_secret()
-            .into_connection_info()
-            .map_err(|source| RedisSetupError::Url {
-                prefix: prefix(),
-                source,
-            })?;
-        if let Some(path) = &settings.password_file {
-            if info.redis_settings().password().is_some() {
-                return Err(RedisSetupError::PasswordTwice { prefix: prefix() });
+        let password = settings
+            .password_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|password| password.trim_end().to_owned())
+                    .map_err(|source| RedisSetupError::PasswordUnreadable {
+                        prefix: prefix.to_owned(),
+                        path: path.clone(),
+                        source,
+                    })
+            })
+            .transpose()?;
+        let with_password = |info: ConnectionInfo| match &password {
+            Some(_) if info.redis_settings().password().is_some() => {
+                Err(RedisSetupError::PasswordTwice {
+                    prefix: prefix.to_owned(),
+                })
             }
-            let password = std::fs::read_to_string(path).map_err(|source| {
-                RedisSetupError::PasswordUnreadable {
-                    prefix: prefix(),
-                    path: path.clone(),
+            Some(password) => {
+                let redis = info.redis_settings().clone().set_password(password);
+                Ok(info.set_redis_settings(redis))
+            }
+            None => Ok(info),
+        };
+        let setting = |name: &str| format!("{prefix}__REDIS__{name}");
+        let target = match kind {
+            Kind::Url(url) => {
+                let info = with_password(parse(url, &setting("URL"))?)?;
+                let client = Client::open(info).map_err(|source| RedisSetupError::Url {
+                    setting: setting("URL"),
                     source,
+                })?;
+                Target::Standalone {
+                    client,
+                    manager: OnceCell::new(),
                 }
-            })?;
-            let redis = info
-                .redis_settings()
-                .clone()
-                .set_password(password.trim_end());
-            info = info.set_redis_settings(redis);
-        }
-        let client = Client::open(info).map_err(|source| RedisSetupError::Url {
-            prefix: prefix(),
-            source,
-        })?;
+            }
+            Kind::Cluster(urls) => {
+                let nodes = parse_all(&urls, &setting("CLUSTER_NODES"))?
+                    .into_iter()
+                    .map(with_password)
+                    .collect::<Result<Vec<_>, _>>()?;
+                RedisConn::cluster_target(nodes).map_err(|source| RedisSetupError::Url {
+                    setting: setting("CLUSTER_NODES"),
+                    source,
+                })?
+            }
+            Kind::Sentinel(urls, master) => {
+                let sentinels = parse_all(&urls, &setting("SENTINELS"))?;
+                let node = match &password {
+                    Some(password) => RedisConnectionInfo::default().set_password(password),
+                    None => RedisConnectionInfo::default(),
+                };
+                RedisConn::sentinel_target(sentinels, master, node).map_err(|source| {
+                    RedisSetupError::Url {
+                        setting: setting("SENTINELS"),
+                        source,
+                    }
+                })?
+            }
+        };
         Ok(Some(RedisConn {
-            client,
-            manager: OnceCell::new(),
+            target,
             breaker: Arc::new(Breaker::new(Duration::from_millis(settings.breaker_ms))),
         }))
+    }
+
+    /// Which Redis the settings name, if any; refuses two at once or half a Sentinel setup.
+    fn kind<'a>(
+        settings: &'a RedisSettings,
+        prefix: &str,
+    ) -> Result<Option<Kind<'a>>, RedisSetupError> {
+        let url = settings
+            .url
+            .as_ref()
+            .filter(|url| !given(std::slice::from_ref(url)).is_empty());
+        let (nodes, sentinels) = (given(&settings.cluster_nodes), given(&settings.sentinels));
+        let set: Vec<&str> = [
+            (url.is_some(), "URL"),
+            (!nodes.is_empty(), "CLUSTER_NODES"),
+            (!sentinels.is_empty(), "SENTINELS"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        if set.len() > 1 {
+            return Err(RedisSetupError::Exclusive {
+                prefix: prefix.to_owned(),
+                set: set.join(", "),
+            });
+        }
+        let master = settings
+            .sentinel_master
+            .as_deref()
+            .filter(|m| !m.trim().is_empty());
+        if sentinels.is_empty() != master.is_none() {
+            return Err(RedisSetupError::SentinelHalf {
+                prefix: prefix.to_owned(),
+            });
+        }
+        Ok(match (url, master) {
+            (Some(url), _) => Some(Kind::Url(url)),
+            (None, Some(master)) => Some(Kind::Sentinel(sentinels, master.trim())),
+            (None, None) if !nodes.is_empty() => Some(Kind::Cluster(nodes)),
+            (None, None) => None,
+        })
+    }
+
+    fn cluster_target(nodes: Vec<ConnectionInfo>) -> RedisResult<Target> {
+        let client = ClusterClientBuilder::new(nodes.clone())
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            .retries(5)
+            .min_retry_wait(50)
+            .max_retry_wait(500)
+            .build()?;
+        Ok(Target::Cluster {
+            client: Box::new(client),
+            nodes,
+            connection: OnceCell::new(),
+        })
+    }
+
+    fn sentinel_target(
+        sentinels: Vec<ConnectionInfo>,
+        master: &str,
+        node: RedisConnectionInfo,
+    ) -> RedisResult<Target> {
+        let client = SentinelClient::build(
+            sentinels,
+            master.to_owned(),
+            Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(node)),
+            SentinelServerType::Master,
+        )?;
+        Ok(Target::Sentinel(Arc::new(Sentinels {
+            client: tokio::sync::Mutex::new(client),
+            master: RwLock::new(None),
+            resolutions: AtomicU64::new(0),
+        })))
     }
 
     /// Parses `url` (`redis://[:password@]host:port[/db]`); connects on first use; the
     /// breaker opens for [`DEFAULT_BREAKER`].
     pub fn open(url: &str) -> RedisResult<RedisConn> {
         Ok(RedisConn {
-            client: Client::open(url)?,
-            manager: OnceCell::new(),
+            target: Target::Standalone {
+                client: Client::open(url)?,
+                manager: OnceCell::new(),
+            },
+            breaker: Arc::new(Breaker::new(DEFAULT_BREAKER)),
+        })
+    }
+
+    /// A connection to the Redis Cluster these seed nodes belong to (`redis://` URLs);
+    /// connects on first use.
+    pub fn open_cluster(nodes: &[String]) -> RedisResult<RedisConn> {
+        let nodes = nodes
+            .iter()
+            .map(|url| url.as_str().into_connection_info())
+            .collect::<RedisResult<Vec<_>>>()?;
+        Ok(RedisConn {
+            target: RedisConn::cluster_target(nodes)?,
             breaker: Arc::new(Breaker::new(DEFAULT_BREAKER)),
         })
     }
@@ -320,39 +652,97 @@ impl RedisConn {
         if self.breaker.refusing() {
             return Err(fast_failure());
         }
-        Ok(Connection {
-            inner: self.manager().await?,
-            breaker: self.breaker.clone(),
-        })
-    }
-
-    /// The shared connection manager, created on first use.
-    async fn manager(&self) -> RedisResult<ConnectionManager> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(200));
-        self.manager
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .cloned()
+        let inner = match &self.target {
+            Target::Standalone { client, manager } => Inner::Standalone(
+                manager
+                    .get_or_try_init(|| ConnectionManager::new_with_config(client.clone(), config))
+                    .await?
+                    .clone(),
+            ),
+            Target::Cluster {
+                client, connection, ..
+            } => Inner::Cluster(
+                connection
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await?
+                    .clone(),
+            ),
+            Target::Sentinel(sentinels) => {
+                let master = sentinels.master(config).await?;
+                Inner::Sentinel {
+                    manager: master.manager,
+                    generation: master.generation,
+                    sentinels: sentinels.clone(),
+                }
+            }
+        };
+        Ok(Connection {
+            inner,
+            breaker: self.breaker.clone(),
+        })
     }
 
-    /// A connection of its own in subscriber mode (the revocation feed's).
+    /// A connection of its own in subscriber mode (the revocation feed's). On a cluster it
+    /// subscribes through the first seed node that answers: a classic `PUBLISH` reaches
+    /// subscribers on every node, so any one will do, and when it goes away the feed
+    /// subscribes through the next.
     pub async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
-        self.client.get_async_pubsub().await
+        match &self.target {
+            Target::Standalone { client, .. } => client.get_async_pubsub().await,
+            Target::Cluster { nodes, .. } => {
+                let mut last = RedisError::from((ErrorKind::Io, "no cluster node configured"));
+                for node in nodes {
+                    let attempt = async { Client::open(node.clone())?.get_async_pubsub().await };
+                    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+                        Ok(Ok(pubsub)) => return Ok(pubsub),
+                        Ok(Err(err)) => last = err,
+                        Err(_) => {
+                            last = RedisError::from((ErrorKind::Io, "cluster node did not answer"))
+                        }
+                    }
+                }
+                Err(last)
+            }
+            Target::Sentinel(sentinels) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT));
+                let master = sentinels.master(config).await?;
+                let pubsub = master.client.get_async_pubsub().await;
+                sentinels.learn(master.generation, &pubsub);
+                pubsub
+            }
+        }
     }
 
-    /// `PING`, for readiness checks.
+    /// `PING`, for readiness checks. On a cluster every master must answer (every slot can
+    /// be served); a replica that is down does not make the service unready.
     pub async fn ping(&self) -> RedisResult<()> {
         let mut connection = self.connection().await?;
-        redis::cmd("PING").query_async(&mut connection).await
+        let ping = redis::cmd("PING");
+        if let Inner::Cluster(cluster) = &mut connection.inner {
+            let pass = self.breaker.admit()?;
+            let _probe = ProbeSlot(&self.breaker, pass);
+            let routing = RoutingInfo::MultiNode((
+                MultipleNodeRoutingInfo::AllMasters,
+                Some(ResponsePolicy::AllSucceeded),
+            ));
+            let result = cluster.route_command(ping, routing).await.map(drop);
+            self.breaker.record(pass, &result);
+            return result;
+        }
+        ping.query_async(&mut connection).await
     }
 }
-/// The store a service runs on: `redis` over the connection when `…__REDIS__URL` is set,
-/// else the embedded in-memory `memory` — with a loud warning that it is for one instance
-/// only. `what` names it in the log ("store", "task store").
+
+/// The store a service runs on: `redis` over the connection when the settings name a
+/// Redis, else the embedded in-memory `memory` — with a loud warning that it is for one
+/// instance only. `what` names it in the log ("store", "task store").
 pub fn store_or_memory<T>(
     settings: &RedisSettings,
     prefix: &str,
@@ -362,13 +752,14 @@ pub fn store_or_memory<T>(
 ) -> Result<T, RedisSetupError> {
     match RedisConn::from_settings(settings, prefix)? {
         Some(conn) => {
-            tracing::info!("{what}: Redis");
+            tracing::info!("{what}: Redis ({conn:?})");
             Ok(redis(conn))
         }
         None => {
             tracing::warn!(
-                "{what}: IN-MEMORY ({prefix}__REDIS__URL is not set). Its data vanishes at \
-                 restart and is not shared: run a single instance only"
+                "{what}: IN-MEMORY (no {prefix}__REDIS__URL, __CLUSTER_NODES or __SENTINELS \
+                 is set). Its data vanishes at restart and is not shared: run a single \
+                 instance only"
             );
             Ok(memory())
         }
@@ -437,6 +828,68 @@ mod tests {
             Pass::Probe,
             "another may probe"
         );
+    }
+
+    fn settings(edit: impl FnOnce(&mut RedisSettings)) -> RedisSettings {
+        let mut settings = RedisSettings::default();
+        edit(&mut settings);
+        settings
+    }
+
+    fn refusal(settings: &RedisSettings) -> String {
+        RedisConn::from_settings(settings, "AUTH")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn urls(urls: &[&str]) -> Vec<SecretString> {
+        urls.iter().map(|url| SecretString::from(*url)).collect()
+    }
+
+    #[test]
+    fn one_kind_of_redis_at_a_time_and_sentinels_need_their_master() {
+        let none = RedisConn::from_settings(&RedisSettings::default(), "AUTH").unwrap();
+        assert!(none.is_none(), "no setting: the in-memory store");
+        let blank = settings(|s| {
+            s.url = Some(SecretString::from(""));
+            s.cluster_nodes = urls(&["redis://127.0.0.1:7000"]);
+        });
+        let conn = RedisConn::from_settings(&blank, "AUTH").unwrap().unwrap();
+        assert!(
+            format!("{conn:?}").contains("cluster"),
+            "an empty URL is unset"
+        );
+
+        let cluster = settings(|s| s.cluster_nodes = urls(&["redis://127.0.0.1:7000"]));
+        let conn = RedisConn::from_settings(&cluster, "AUTH").unwrap().unwrap();
+        assert!(format!("{conn:?}").contains("cluster"), "{conn:?}");
+        let sentinel = settings(|s| {
+            s.sentinels = urls(&["redis://127.0.0.1:26379", "redis://127.0.0.1:26380"]);
+            s.sentinel_master = Some("tessera".to_owned());
+        });
+        let conn = RedisConn::from_settings(&sentinel, "AUTH")
+            .unwrap()
+            .unwrap();
+        assert!(format!("{conn:?}").contains("sentinel"), "{conn:?}");
+
+        let both = settings(|s| {
+            s.url = Some(SecretString::from("redis://:hunter2@127.0.0.1:6379"));
+            s.cluster_nodes = urls(&["redis://127.0.0.1:7000"]);
+        });
+        let err = refusal(&both);
+        assert!(err.contains("exclude each other"), "{err}");
+        assert!(err.contains("URL, CLUSTER_NODES are set"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+
+        let half = settings(|s| s.sentinels = urls(&["redis://127.0.0.1:26379"]));
+        assert!(refusal(&half).contains("AUTH__REDIS__SENTINEL_MASTER"));
+        let other_half = settings(|s| s.sentinel_master = Some("tessera".to_owned()));
+        assert!(refusal(&other_half).contains("go together"));
+
+        let bad = settings(|s| s.cluster_nodes = urls(&["redis://127.0.0.1:7000", "nonsense"]));
+        let err = refusal(&bad);
+        assert!(err.contains("invalid AUTH__REDIS__CLUSTER_NODES"), "{err}");
     }
 
     #[test]

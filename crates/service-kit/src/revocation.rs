@@ -1,8 +1,8 @@
 //! The revocation feed: keeps a resource server's [`RevocationView`] current from Redis,
 //! so verification never asks anyone whether a token was revoked.
 //!
-//! The auth-service writes each revocation, in the same atomic step as the state change
-//! that caused it, to a sorted set scored by the entry's `until` ([`log_key`]) and
+//! The auth-service writes each revocation, right after the state change that caused it,
+//! to a sorted set scored by the entry's `until` ([`log_key`]) and
 //! publishes it on [`channel`]. The feed:
 //! 1. subscribes to the channel *first*,
 //! 2. then loads every entry of the set whose `until` has not passed — so an entry

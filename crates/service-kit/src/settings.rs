@@ -42,11 +42,19 @@ pub fn load<T: DeserializeOwned>(
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
-    /// `…__REDIS__URL`; unset means the embedded in-memory store (single instance only).
-    /// A secret because it may hold the Redis password.
+    /// `…__REDIS__URL`: one standalone Redis. With none of `url`, `cluster_nodes` and
+    /// `sentinels` set, the service runs on the embedded in-memory store (single instance
+    /// only). A secret because it may hold the Redis password.
     pub url: Option<SecretString>,
+    /// `…__REDIS__CLUSTER_NODES`: comma-separated `redis://` seed nodes of a Redis Cluster
+    /// (any few; the rest are discovered).
+    pub cluster_nodes: Vec<SecretString>,
+    /// `…__REDIS__SENTINELS`: comma-separated `redis://` addresses of Redis Sentinels, with
+    /// `sentinel_master`, the name of the master they watch (`…__REDIS__SENTINEL_MASTER`).
+    pub sentinels: Vec<SecretString>,
+    pub sentinel_master: Option<String>,
     /// File holding the Redis password (`…__REDIS__PASSWORD_FILE`), e.g. a Docker secret;
-    /// used with a `url` that carries no password of its own.
+    /// used for every Redis node (not the sentinels) when their URLs carry none.
     pub password_file: Option<PathBuf>,
     /// Prefix of every key (`…__REDIS__KEY_PREFIX`).
     pub key_prefix: String,
@@ -60,6 +68,9 @@ impl Default for RedisSettings {
     fn default() -> Self {
         RedisSettings {
             url: None,
+            cluster_nodes: Vec::new(),
+            sentinels: Vec::new(),
+            sentinel_master: None,
             password_file: None,
             key_prefix: "tessera:".to_owned(),
             breaker_ms: 500,

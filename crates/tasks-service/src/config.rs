@@ -73,7 +73,12 @@ impl Settings {
         service_kit::settings::load(
             ENV_PREFIX,
             file,
-            &["cors.allowed_origins", "jwt.public_key_files"],
+            &[
+                "cors.allowed_origins",
+                "jwt.public_key_files",
+                "redis.cluster_nodes",
+                "redis.sentinels",
+            ],
         )
     }
 }

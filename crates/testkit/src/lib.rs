@@ -7,6 +7,7 @@
 //! - [`capture`]: log lines captured in memory.
 //! - [`raw`]: raw HTTP/1.1 on one connection (upgrade requests, stalled heads and bodies).
 //! - [`nginx`]: a private nginx with the test's server blocks (gateways in front of services).
+//! - [`topology`]: a private Redis Cluster and Sentinel set.
 //! - [`support`]: the store backends, cheap argon2 parameters, `eventually`, and (feature
 //!   `tasks-service`) an in-process tasks-service.
 
@@ -17,6 +18,7 @@ pub mod http;
 pub mod nginx;
 pub mod raw;
 pub mod support;
+pub mod topology;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

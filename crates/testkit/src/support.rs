@@ -5,15 +5,86 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Which store an app under test runs on: the in-memory one, or a private `redis-server`.
+use service_kit::settings::RedisSettings;
+
+use crate::topology::{RedisCluster, RedisSentinels, SENTINEL_MASTER};
+use crate::RedisServer;
+
+/// Which store an app under test runs on: the in-memory one, a private `redis-server`, or
+/// the test process's shared Redis Cluster or Sentinel set (under a key prefix of its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Memory,
     Redis,
+    Cluster,
+    Sentinel,
 }
 
-/// Every behaviour that depends on the store runs on both.
-pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Redis];
+/// Every behaviour that depends on the store runs on each.
+pub const BACKENDS: [Backend; 4] = [
+    Backend::Memory,
+    Backend::Redis,
+    Backend::Cluster,
+    Backend::Sentinel,
+];
+
+/// The store of one test: the Redis settings that reach it, and the private server (if
+/// any) that must live as long as the test.
+#[derive(Debug)]
+pub struct TestStore {
+    pub backend: Backend,
+    pub server: Option<RedisServer>,
+    settings: RedisSettings,
+}
+
+impl Backend {
+    /// Starts (or, for the shared cluster and sentinels, joins) this backend's store.
+    pub fn start(self) -> TestStore {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static TESTS: AtomicU32 = AtomicU32::new(0);
+        let mut settings = RedisSettings::default();
+        let mut server = None;
+        let secrets = |urls: Vec<String>| urls.into_iter().map(Into::into).collect();
+        match self {
+            Backend::Memory => {}
+            Backend::Redis => {
+                let redis = RedisServer::start();
+                settings.url = Some(redis.url().into());
+                server = Some(redis);
+            }
+            Backend::Cluster => settings.cluster_nodes = secrets(RedisCluster::shared().urls()),
+            Backend::Sentinel => {
+                settings.sentinels = secrets(RedisSentinels::shared().urls());
+                settings.sentinel_master = Some(SENTINEL_MASTER.to_owned());
+            }
+        }
+        if matches!(self, Backend::Cluster | Backend::Sentinel) {
+            let test = TESTS.fetch_add(1, Ordering::Relaxed);
+            settings.key_prefix = format!("tessera:{}-{test}:", std::process::id());
+        }
+        TestStore {
+            backend: self,
+            server,
+            settings,
+        }
+    }
+
+    /// Whether the store is a Redis (so revocations reach other processes through its feed).
+    pub fn is_redis(self) -> bool {
+        self != Backend::Memory
+    }
+}
+
+impl TestStore {
+    /// Points `redis` at this store (its URL or nodes, and the key prefix).
+    pub fn apply(&self, redis: &mut RedisSettings) {
+        redis.url = self.settings.url.clone();
+        redis.cluster_nodes = self.settings.cluster_nodes.clone();
+        redis.sentinels = self.settings.sentinels.clone();
+        redis.sentinel_master = self.settings.sentinel_master.clone();
+        redis.key_prefix = self.settings.key_prefix.clone();
+    }
+}
 
 /// argon2id memory (KiB) and passes for tests: hashing cost is not under test there, and
 /// the real parameters would make every login take tens of milliseconds.

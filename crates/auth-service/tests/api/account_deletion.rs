@@ -10,8 +10,8 @@ use auth_service::purge;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use testkit::support::TestStore;
 use testkit::support::{eventually, spawn_tasks_service};
-use testkit::RedisServer;
 
 use crate::helpers::{
     assert_error, json_ok, resource_server_verifier, spawn_on, Backend, TestApp, BACKENDS,
@@ -22,11 +22,11 @@ use crate::helpers::{
 const WITHIN: Duration = Duration::from_secs(5);
 
 /// A tasks-service on `port` (0: any) sharing the auth-service's secret, clock and Redis.
-async fn spawn_tasks(port: u16, redis_url: Option<&str>, clock: &ManualClock) -> String {
+async fn spawn_tasks(port: u16, store: &TestStore, clock: &ManualClock) -> String {
     spawn_tasks_service(clock, |settings| {
         settings.listen = format!("127.0.0.1:{port}");
         settings.jwt.secret = Some(SecretString::from(SECRET));
-        settings.redis.url = redis_url.map(SecretString::from);
+        store.apply(&mut settings.redis);
     })
     .await
 }
@@ -99,12 +99,12 @@ fn sub(app: &TestApp, tokens: &Value) -> String {
 #[tokio::test]
 async fn deleting_an_account_takes_its_sessions_name_and_tasks() {
     for backend in BACKENDS {
-        let redis = (backend == Backend::Redis).then(RedisServer::start);
-        let url = redis.as_ref().map(RedisServer::url);
+        let store = backend.start();
         let clock = ManualClock::starting_now();
-        let tasks_url = spawn_tasks(0, url.as_deref(), &clock).await;
+        let tasks_url = spawn_tasks(0, &store, &clock).await;
         let purge_to = tasks_url.clone();
-        let app = spawn_on(url.as_deref(), clock.clone(), |settings| {
+        let app = spawn_on(None, clock.clone(), |settings| {
+            store.apply(&mut settings.redis);
             settings.purge.tasks_urls = vec![purge_to];
         })
         .await;
@@ -129,7 +129,7 @@ async fn deleting_an_account_takes_its_sessions_name_and_tasks() {
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "{backend:?}");
         // Purged before the answer: the tasks-service was up.
         assert!(tasks_left(&app, &tasks_url, &ada_id).await.is_empty());
-        if backend == Backend::Redis {
+        if backend.is_redis() {
             // Ada's access token is revoked at the tasks-service too (the in-memory
             // auth-service has no feed to a separate tasks-service).
             eventually("the tasks-service refuses Ada's token", WITHIN, || async {
@@ -180,11 +180,12 @@ async fn a_service_token_cannot_delete_an_account() {
 
 #[tokio::test]
 async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
-    let redis = RedisServer::start();
+    let store = Backend::Redis.start();
+    let redis = store.server.as_ref().unwrap();
     let clock = ManualClock::starting_now();
     // One tasks-service to create tasks through; the purge goes to another port, where
     // nothing listens yet: the tasks-service is "down".
-    let tasks_url = spawn_tasks(0, Some(&redis.url()), &clock).await;
+    let tasks_url = spawn_tasks(0, &store, &clock).await;
     let down_port = testkit::free_port();
     let app = spawn_on(Some(&redis.url()), clock.clone(), |settings| {
         settings.purge.tasks_urls = vec![format!("http://127.0.0.1:{down_port}")];
@@ -238,7 +239,7 @@ async fn a_purge_waits_for_the_tasks_service_and_is_never_lost() {
     assert_eq!(pending().await, 1.0, "the gauge after the round");
 
     // The tasks-service comes up; rounds before the backoff has passed do nothing…
-    spawn_tasks(down_port, Some(&redis.url()), &clock).await;
+    spawn_tasks(down_port, &store, &clock).await;
     assert_eq!((round().await, round().await), (0, 0));
     assert_eq!(
         tasks_left(&app, &tasks_url, &cy_id).await.len(),

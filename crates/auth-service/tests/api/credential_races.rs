@@ -11,7 +11,6 @@ use auth_core::ManualClock;
 use auth_service::store::AuthStore;
 use reqwest::{Response, StatusCode};
 use serde_json::json;
-use testkit::RedisServer;
 
 use crate::held_store::{HeldStore, Hold, Write};
 use crate::helpers::{
@@ -30,14 +29,13 @@ struct Raced {
 }
 
 async fn spawn_held(backend: Backend) -> Raced {
-    let redis = (backend == Backend::Redis).then(RedisServer::start);
-    let url = redis.as_ref().map(RedisServer::url);
+    let store = backend.start();
     let hold = Arc::new(Hold::default());
     let mut inner = None;
     let mut app = spawn_wrapped(
-        url.as_deref(),
+        None,
         ManualClock::starting_now(),
-        |_| {},
+        |settings| store.apply(&mut settings.redis),
         |store| {
             inner = Some(store.clone());
             Arc::new(HeldStore {
@@ -47,7 +45,7 @@ async fn spawn_held(backend: Backend) -> Raced {
         },
     )
     .await;
-    app.redis = redis;
+    app.redis = store.server;
     Raced {
         app,
         hold,

@@ -51,10 +51,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
-    let redis = (backend == Backend::Redis).then(RedisServer::start);
-    let url = redis.as_ref().map(RedisServer::url);
-    let mut app = spawn_on(url.as_deref(), ManualClock::starting_now(), customise).await;
-    app.redis = redis;
+    let store = backend.start();
+    let mut app = spawn_on(None, ManualClock::starting_now(), |settings| {
+        store.apply(&mut settings.redis);
+        customise(settings);
+    })
+    .await;
+    app.redis = store.server;
     app
 }
 

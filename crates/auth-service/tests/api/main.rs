@@ -7,6 +7,7 @@ mod account_deletion;
 mod admin;
 mod bad_input;
 mod browser;
+mod cluster;
 mod concurrency;
 mod credential_races;
 mod forward_auth;

@@ -17,14 +17,14 @@ use testkit::support::{eventually, spawn_tasks_service};
 use testkit::RedisServer;
 
 use crate::helpers::{
-    assert_error, json_ok, spawn_app, spawn_on, test_settings, token, Backend, TestApp, BACKENDS,
-    PASSWORD, SECRET,
+    assert_error, json_ok, spawn_app, spawn_app_with, spawn_on, test_settings, token, Backend,
+    TestApp, BACKENDS, PASSWORD, SECRET,
 };
 use crate::oauth::{billing_client, oauth_error, CLIENT_ID, CLIENT_SECRET};
 
 /// How long a revocation may take to arrive here: milliseconds, really; the bound only
 /// keeps a broken feed from hanging the test.
-const WITHIN: Duration = Duration::from_secs(5);
+pub const WITHIN: Duration = Duration::from_secs(5);
 
 /// The auth-service and the base URLs of two tasks-services, all on one Redis.
 struct Deployment {
@@ -253,7 +253,7 @@ async fn the_auth_service_refuses_revoked_tokens_on_either_store() {
         match backend {
             // In memory the view is written with the store, under its lock: at once.
             Backend::Memory => assert_eq!(refused().await, StatusCode::UNAUTHORIZED),
-            Backend::Redis => {
+            _ => {
                 eventually("the feed brings the entry", WITHIN, || async {
                     refused().await == StatusCode::UNAUTHORIZED
                 })
@@ -525,23 +525,10 @@ async fn introspect(app: &TestApp, token: &str) -> Value {
 #[tokio::test]
 async fn introspection_is_for_confidential_clients_and_follows_revocation() {
     for backend in BACKENDS {
-        let app = match backend {
-            Backend::Memory => {
-                spawn_on(None, ManualClock::starting_now(), |settings| {
-                    settings.oauth.clients = vec![billing_client()];
-                })
-                .await
-            }
-            Backend::Redis => {
-                let redis = RedisServer::start();
-                let mut app = spawn_on(Some(&redis.url()), ManualClock::starting_now(), |s| {
-                    s.oauth.clients = vec![billing_client()];
-                })
-                .await;
-                app.redis = Some(redis);
-                app
-            }
-        };
+        let app = spawn_app_with(backend, |settings| {
+            settings.oauth.clients = vec![billing_client()];
+        })
+        .await;
         app.register("hana").await;
         let hana = app.login("hana").await;
         let confidential = [("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)];

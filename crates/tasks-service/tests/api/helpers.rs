@@ -34,14 +34,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Starts an app after `customise` has adjusted its settings.
 pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
     service_kit::telemetry::init_for_tests();
-    let redis = (backend == Backend::Redis).then(RedisServer::start);
+    let store = backend.start();
     let mut settings = Settings {
         listen: "127.0.0.1:0".to_owned(),
         workers: 1,
         ..Settings::default()
     };
     settings.jwt.secret = Some(SecretString::from(SECRET));
-    settings.redis.url = redis.as_ref().map(|r| SecretString::from(r.url()));
+    store.apply(&mut settings.redis);
     customise(&mut settings);
 
     let clock = ManualClock::starting_now();
@@ -58,7 +58,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
         address,
         client,
         clock,
-        redis,
+        redis: store.server,
         metrics_port,
         keys,
     }
