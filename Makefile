@@ -6,7 +6,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 
 .PHONY: build run test test-web test-deps fuzz-smoke test-recipes test-contract openapi fmt lint \
 	bench bench-core \
-	keys up down logs images-offline compose-test demo swarm-up swarm-down swarm-test
+	keys up down logs images-offline compose-test compose-test-cluster demo swarm-up swarm-down swarm-test
 
 build:
 	$(CARGO) build --workspace --all-features
@@ -99,6 +99,11 @@ images-offline:
 ## answer, auth-1 stopped under load, Redis killed, stack removed. About 2 minutes.
 compose-test:
 	python3 scripts/compose_test.py
+
+## The same on a six-node Redis Cluster (docker-compose.cluster.yml over the base file),
+## with a master container killed under load.
+compose-test-cluster:
+	python3 scripts/compose_test.py --redis-cluster
 
 ## The same scenario without Docker: redis-server, 2+2 service processes and nginx on
 ## loopback. `make demo ARGS=--keep` leaves it running afterwards.

@@ -10,7 +10,7 @@ ratios measured in the same run.
 
 Environment: BENCH_SECONDS (per repetition, default 5), BENCH_REPS (default 3),
 BENCH_OUT (default BENCHMARKS.md), BENCH_SKIP_CRITERION=1 to skip the criterion pass,
-BENCH_ONLY=tasks|axum|refresh|login|revocation|metrics to run one group and print its raw results (no report),
+BENCH_ONLY=tasks|axum|refresh|login|revocation|metrics|cluster to run one group and print its raw results (no report),
 BENCH_AUTH_SERVICE / BENCH_TASKS_SERVICE=path to measure another build of a service.
 """
 
@@ -455,6 +455,139 @@ def metrics_report(results):
     ]
 
 
+def redis_cluster():
+    """Six `redis-server --cluster-enabled yes` nodes on the server core, joined as 3 masters
+    with a replica each; their procs (named by role) and URLs."""
+    nodes = []
+    for _ in range(6):
+        port = free_port()
+        while port >= 55536:  # the cluster bus listens on port + 10000
+            port = free_port()
+        home = tempfile.mkdtemp(dir=TMP)
+        nodes.append((port, start("redis-node", [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", home, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "5000"])))
+    for port, _ in nodes:
+        deadline = time.time() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip() != "PONG":
+            if time.time() > deadline:
+                raise RuntimeError(f"cluster node {port} did not start")
+            time.sleep(0.05)
+    run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port, _ in nodes),
+         "--cluster-replicas", "1", "--cluster-yes"])
+    deadline = time.time() + 30
+    while not all("cluster_state:ok" in run(["redis-cli", "-p", str(port), "cluster", "info"]) for port, _ in nodes):
+        if time.time() > deadline:
+            raise RuntimeError("the cluster did not become ok")
+        time.sleep(0.1)
+    masters = replicas = 0
+    for port, proc in nodes:
+        if run(["redis-cli", "-p", str(port), "role"]).startswith("master"):
+            masters += 1
+            proc.name = f"redis master {masters}"
+        else:
+            replicas += 1
+            proc.name = f"redis replica {replicas}"
+    return [proc for _, proc in nodes], [f"redis://127.0.0.1:{port}" for port, _ in nodes]
+
+
+def memory_per_user_and_session(redis_url):
+    """`MEMORY USAGE` of every key the auth-service wrote, as bytes per user (record, name
+    index) and per session (its hash and its share of the user's session index)."""
+    port = redis_url.rsplit(":", 1)[1]
+    cli = ["redis-cli", "-p", port]
+    keys = run([*cli, "--scan", "--pattern", "tessera:*"]).split()
+    usage = run(cli, input="".join(f"MEMORY USAGE {key} SAMPLES 0\n" for key in keys)).split()
+    sizes = dict(zip(keys, (int(n) for n in usage)))
+    total = lambda suffix: sum(v for k, v in sizes.items() if re.search(suffix, k))
+    count = lambda suffix: sum(1 for k in sizes if re.search(suffix, k))
+    users, sessions_ = count(r"\}:user$"), count(r"\}:session:")
+    per_user = (total(r"\}:user$") + total(r"\}:user_id$")) / users
+    per_session = (total(r"\}:session:") + total(r"\}:sessions$")) / sessions_
+    return {"users": users, "sessions": sessions_, "bytes_per_user": per_user, "bytes_per_session": per_session}
+
+
+def cluster_cases(results):
+    """Refresh against one Redis and against a 3-master, 3-replica Redis Cluster, in the same
+    run, with the sessions spread over 64 users (so over the cluster's slots); Redis memory
+    per user and per session."""
+    cheap = {"AUTH__PASSWORD__MEMORY_KIB": "8", "AUTH__PASSWORD__ITERATIONS": "1",
+             "AUTH__RATE_LIMIT__USERNAME_ATTEMPTS": "100000000", "AUTH__RATE_LIMIT__IP_ATTEMPTS": "100000000"}
+    conns, users, per_user = 64, 64, 16
+
+    def families(base):
+        tokens = []
+        for i in range(users):
+            for _ in range(per_user):
+                status, body = http("POST", base + "/auth/login", {"username": f"bench{i}", "password": PASSWORD})
+                assert status == 200, (status, body)
+                tokens.append(body["refresh_token"])
+        return write_tokens(tokens)
+
+    single, single_url = redis_server()
+    nodes, node_urls = redis_cluster()
+    setups = {
+        "single": (service("auth-service", "AUTH", single_url, free_port(), cheap), [single]),
+        "cluster": (service("auth-service", "AUTH", None, free_port(),
+                            dict(cheap, AUTH__REDIS__CLUSTER_NODES=",".join(node_urls[:3]))), nodes),
+    }
+    for label, ((_, base), _) in setups.items():
+        for i in range(users):
+            http("POST", base + "/auth/register", {"username": f"bench{i}", "password": PASSWORD})
+        log(f"refresh on {label} Redis: warm-up")
+        wrk("refresh.lua", base, conns, WARMUP_SECONDS, {"TOKENS": families(base)})
+    runs = {label: [] for label in setups}
+    for rep in range(REPS):
+        for label, ((proc, base), redis_procs) in setups.items():
+            log(f"refresh on {label} Redis, repetition {rep + 1}/{REPS}")
+            runs[label].append(measured("refresh.lua", base, conns, {"TOKENS": families(base)}, [proc, *redis_procs]))
+    for label, case_runs in runs.items():
+        results["cases"][f"cluster_{label}_refresh"] = summary(case_runs)
+    results["redis_memory"] = memory_per_user_and_session(single_url)
+    for (proc, _), redis_procs in setups.values():
+        proc.stop()
+        for redis in redis_procs:
+            redis.stop()
+
+
+def cluster_report(results):
+    c = results["cases"]
+    single, cluster = c["cluster_single_refresh"], c["cluster_cluster_refresh"]
+    masters = sorted(n for n in cluster["cpu_us"] if n.startswith("redis master"))
+    replicas = sorted(n for n in cluster["cpu_us"] if n.startswith("redis replica"))
+    master_us = sum(cluster["cpu_us"][n] for n in masters)
+    replica_us = sum(cluster["cpu_us"][n] for n in replicas)
+    memory = results["redis_memory"]
+
+    def row(name, s, redis_us):
+        return (f"| {name} | {s['rps']:,.0f} | {', '.join(f'{x:,}' for x in s['all_rps'])} | {s['p99_us'] / 1000:.2f} | "
+                f"{s['cpu_us']['auth-service']:.1f} | {redis_us} | {s['errors']} |")
+
+    per_master = ", ".join(f"{cluster['cpu_us'][n]:.1f}" for n in masters)
+    return [
+        "## Refresh on Redis Cluster vs one Redis",
+        "",
+        "One auth-service on one Redis and one on a 3-master, 3-replica Redis Cluster (six `redis-server "
+        "--cluster-enabled yes` on loopback), measured in alternating runs; 64 users × 16 sessions, so the "
+        "families spread over the cluster's slots. Everything shares the one server core, so req/s is bound "
+        "by the auth-service and the core the nodes share; the Redis CPU per refresh is what sizes a shard "
+        "(docs/scaling.md).",
+        "",
+        "| case | req/s (median) | req/s per run | p99 ms | auth CPU µs/req | Redis CPU µs/req | errors |",
+        "|---|---|---|---|---|---|---|",
+        row("auth `POST /auth/refresh`, one Redis (64 conns)", single, f"{single['cpu_us']['redis']:.1f}"),
+        row("auth `POST /auth/refresh`, Redis Cluster 3+3 (64 conns)", cluster,
+            f"{master_us:.1f} on the masters ({per_master}), {replica_us:.1f} on the replicas"),
+        "",
+        f"Redis memory (`MEMORY USAGE`, after the single-Redis runs: {memory['users']} users, "
+        f"{memory['sessions']:,} sessions): {memory['bytes_per_user']:,.0f} bytes per user (record and name "
+        f"index), {memory['bytes_per_session']:,.0f} bytes per session (its hash and its share of the user's "
+        "session index).",
+        "",
+    ]
+
+
 def auth_login_cases(results):
     log("raw argon2id rate on the server core")
     raw = run(["taskset", "-c", SERVER_CORE, str(RELEASE / "examples" / "argon2_rate"), str(SECONDS)])
@@ -838,6 +971,8 @@ def report(results, path):
         lines += revocation_report(results)
     if "metrics_on_me" in c:
         lines += metrics_report(results)
+    if "cluster_single_refresh" in results["cases"]:
+        lines += cluster_report(results)
     if results.get("criterion_us"):
         lines += [
             "## auth-core (criterion)",
@@ -890,7 +1025,7 @@ def main():
         results["sizes"] = {}
         for name, case in (("tasks", tasks_cases), ("axum", axum_cases), ("refresh", auth_refresh_case),
                            ("login", auth_login_cases), ("revocation", revocation_cases),
-                           ("metrics", metrics_cases)):
+                           ("metrics", metrics_cases), ("cluster", cluster_cases)):
             if only in (None, name):
                 case(results)
     finally:

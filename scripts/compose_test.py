@@ -8,7 +8,14 @@ through Prometheus's HTTP API that every instance is scraped, that a known seque
 the counters exactly and that the reuse alert fires, and always takes the stack down again
 (`down -v`). Bounded: the whole run is killed after TIME_LIMIT.
 
-Usage: scripts/compose_test.py [--no-build]   (root, Docker; `make keys` is run for you)
+With `--redis-cluster` (`make compose-test-cluster`) the stack runs on a six-node Redis
+Cluster (docker-compose.cluster.yml over the base file): the scenario's Redis crash kills a
+master and brings it back as a replica, and a last phase kills a master container while
+clients refresh and write tasks: requests may fail only with 503 `store_unavailable` and
+only until the cluster has failed over; after that, zero failures.
+
+Usage: scripts/compose_test.py [--no-build] [--redis-cluster]   (root, Docker; `make keys`
+is run for you)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -34,12 +42,17 @@ TIME_LIMIT = 900  # seconds, images included
 HEALTHY_TIMEOUT = 120
 PROMETHEUS_TIMEOUT = 60
 SERVICES = ["auth-1", "auth-2", "tasks-1", "tasks-2"]
+NODES = [f"redis-c{i}" for i in range(1, 7)]
+# After the cluster reports ok again: how long the services may still answer 503 (their
+# circuit breaker's window and the cluster client's slot refresh).
+SETTLE = 2.0
 # Not the compose file's default subnet, so a stack someone runs with `make up` is untouched.
 SUBNET = os.environ.get("TESSERA_TEST_SUBNET", "172.30.54")
 
 
 class ComposeCluster:
-    def __init__(self, project: str, port: int, http_port: int, prometheus_port: int):
+    def __init__(self, project: str, port: int, http_port: int, prometheus_port: int,
+                 redis_cluster: bool = False):
         self.project = project
         self.base_url = f"https://127.0.0.1:{port}"
         self.http_url = f"http://127.0.0.1:{http_port}"
@@ -53,6 +66,9 @@ class ComposeCluster:
             key, _, value = line.partition("=")
             self.env[key] = value
         self.compose = compose_command() + ["-p", project, "-f", str(ROOT / "docker-compose.yml")]
+        self.redis_cluster = redis_cluster
+        if redis_cluster:
+            self.compose += ["-f", str(ROOT / "docker-compose.cluster.yml")]
         self.addresses: dict[str, str] = {}
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -90,7 +106,7 @@ class ComposeCluster:
 
     def up(self) -> None:
         self.run("up", "-d")
-        self.wait_healthy(["redis"] + SERVICES)
+        self.wait_healthy((NODES if self.redis_cluster else []) + ["redis"] + SERVICES)
         for service in SERVICES:
             networks = self.inspect(service)["NetworkSettings"]["Networks"]
             for network in networks.values():
@@ -109,10 +125,46 @@ class ComposeCluster:
         self.wait_ready([instance])
 
     def restart_redis(self) -> None:
+        if self.redis_cluster:
+            # A master crashes; its replica takes over; it comes back as a replica.
+            node = self.masters()[0]
+            self.run("kill", "-s", "SIGKILL", node)
+            self.wait_failed_over(node)
+            self.run("start", node)
+            self.wait_healthy([node])
+            self.wait_ready(SERVICES)
+            return
         self.run("kill", "-s", "SIGKILL", "redis")
         self.run("start", "redis")
         self.wait_healthy(["redis"])
         self.wait_ready(SERVICES)
+
+    def cluster_nodes(self, via: str) -> list[list[str]]:
+        """`CLUSTER NODES` as `via` sees it, one list of fields per node."""
+        script = 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)" redis-cli cluster nodes'
+        out = subprocess.run(["docker", "exec", self.container(via), "sh", "-c", script],
+                             capture_output=True, text=True, check=True).stdout
+        return [line.split() for line in out.splitlines() if line.strip()]
+
+    def node_name(self, address: str) -> str:
+        """`redis-cN` from its address in `CLUSTER NODES` (docker-compose.cluster.yml gives
+        node N the fixed address <subnet>.3N)."""
+        last = int(address.split(":")[0].rsplit(".", 1)[1])
+        return f"redis-c{last - 30}"
+
+    def masters(self, via: str = "redis-c2") -> list[str]:
+        """The nodes serving slots now (masters not marked failed)."""
+        return [self.node_name(f[1]) for f in self.cluster_nodes(via)
+                if "master" in f[2] and "fail" not in f[2] and len(f) > 8]
+
+    def wait_failed_over(self, killed: str, timeout: float = 60) -> None:
+        """Until every slot is served by a live master again."""
+        witness = next(n for n in NODES if n != killed)
+        deadline = time.monotonic() + timeout
+        while killed in self.masters(witness) or len(self.masters(witness)) < 3:
+            if time.monotonic() > deadline:
+                raise cluster_scenario.ScenarioFailed(f"no failover within {timeout} s of killing {killed}")
+            time.sleep(0.2)
 
     def service_identities(self) -> dict[str, str]:
         return {s: self.inspect(s)["State"]["StartedAt"] for s in SERVICES}
@@ -238,6 +290,63 @@ def check_audit(cluster: ComposeCluster, user_id: str) -> None:
     print(f"audit: the user's trail across both auth instances is {counts}", flush=True)
 
 
+def check_failover_under_load(cluster: ComposeCluster, log) -> None:
+    """A master container is killed while clients refresh and write tasks through nginx:
+    failures are 503 `store_unavailable` only, none before the kill and none once the
+    cluster has failed over (plus SETTLE); every client then goes on without a login."""
+    client = cluster_scenario.Client(cluster)
+    names = [f"failover-{i}-{int(time.time()) % 100000}" for i in range(4)]
+    sessions = []
+    for name in names:
+        client.call("POST", "/auth/register", {"username": name, "password": cluster_scenario.PASSWORD})
+        reply = client.call("POST", "/auth/login", {"username": name, "password": cluster_scenario.PASSWORD})
+        cluster_scenario.check(reply.status == 200, f"login {name}: {reply.status} {reply.body}")
+        sessions.append(cluster_scenario.Session(name, reply.body["access_token"], reply.body["refresh_token"]))
+    outcomes: list[tuple[float, str, int, str | None]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker(session: cluster_scenario.Session) -> None:
+        while not stop.is_set():
+            reply = client.call("POST", "/auth/refresh", {"refresh_token": session.refresh})
+            if reply.status == 200:
+                session.access, session.refresh = reply.body["access_token"], reply.body["refresh_token"]
+            with lock:
+                outcomes.append((time.monotonic(), "refresh", reply.status, reply.body.get("error")))
+            reply = client.call("POST", "/tasks", {"title": "written through a failover"}, session.access)
+            with lock:
+                outcomes.append((time.monotonic(), "task", reply.status, reply.body.get("error")))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=worker, args=(s,), daemon=True) for s in sessions]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    victim = cluster.masters()[0]
+    killed = time.monotonic()
+    cluster.run("kill", "-s", "SIGKILL", victim)
+    cluster.wait_failed_over(victim)
+    failed_over = time.monotonic()
+    time.sleep(SETTLE + 5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=2 * cluster_scenario.REQUEST_TIMEOUT)
+    ok = {"refresh": 200, "task": 201}
+    failures = [o for o in outcomes if o[2] != ok[o[1]]]
+    wrong = [o for o in failures if o[2] != 503 or o[3] != "store_unavailable"]
+    cluster_scenario.check(not wrong, f"failures other than 503 store_unavailable: {wrong[:5]}")
+    early = [o for o in failures if o[0] < killed]
+    late = [o for o in failures if o[0] > failed_over + SETTLE]
+    cluster_scenario.check(not early, f"failures before the kill: {early[:5]}")
+    cluster_scenario.check(not late, f"failures after the failover window: {late[:5]}")
+    after = [o for o in outcomes if o[0] > failed_over + SETTLE]
+    cluster_scenario.check(len(after) >= 20, f"too little load after the failover: {len(after)} requests")
+    window = (max(o[0] for o in failures) - killed) if failures else 0.0
+    log(f"redis cluster: {victim} (a master) killed under load: {len(outcomes)} requests, "
+        f"{len(failures)} answered 503 within {window:.1f} s of the kill; the cluster failed over "
+        f"{failed_over - killed:.1f} s after it; {len(after)} requests after the window, none failed")
+
+
 def main() -> int:
     signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"compose-test: over the {TIME_LIMIT} s limit"))
     signal.alarm(TIME_LIMIT)
@@ -247,7 +356,9 @@ def main() -> int:
         subprocess.run([ROOT / "scripts" / "images-offline.sh"], check=True)
     images_seconds = time.monotonic() - began
 
-    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port(), free_port(), free_port())
+    redis_cluster = "--redis-cluster" in sys.argv
+    cluster = ComposeCluster(f"tessera-ct-{os.getpid()}", free_port(), free_port(), free_port(),
+                             redis_cluster=redis_cluster)
     try:
         started = time.monotonic()
         cluster.up()
@@ -256,6 +367,8 @@ def main() -> int:
         phases = cluster_scenario.run(cluster, log=lambda line: print(line, flush=True))
         print(cluster_scenario.summary(phases, time.monotonic() - scenario_began))
         check_audit(cluster, check_prometheus(cluster))
+        if redis_cluster:
+            check_failover_under_load(cluster, log=lambda line: print(line, flush=True))
     except (cluster_scenario.ScenarioFailed, subprocess.CalledProcessError) as err:
         detail = getattr(err, "stderr", "") or ""
         print(f"compose-test: FAILED: {err}\n{detail}\n--- logs ---\n{cluster.logs()}", file=sys.stderr)
