@@ -993,7 +993,7 @@ def report(results, path):
         "## Reproduce",
         "",
         "```sh",
-        "make bench            # builds, runs every case (≈ 18 minutes), rewrites BENCHMARKS.md",
+        "make bench            # builds, runs every case (≈ 20 minutes), rewrites BENCHMARKS.md",
         "BENCH_SECONDS=10 BENCH_REPS=5 make bench",
         "```",
         "",

@@ -45,6 +45,8 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 const RECONNECT_RETRIES: usize = 2;
 /// How long asking the sentinels for the master (and checking its role) may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After the sentinels named no reachable master, how long before they are asked again.
+const RESOLVE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// How long the breaker refuses commands after one got no answer, unless configured.
 pub const DEFAULT_BREAKER: Duration = Duration::from_millis(500);
@@ -75,7 +77,9 @@ enum Target {
 
 /// The sentinels and the master they last named.
 struct Sentinels {
-    client: tokio::sync::Mutex<SentinelClient>,
+    /// The sentinels, and when asking them last failed: callers queued behind a failed
+    /// attempt fail at once for [`RESOLVE_BACKOFF`] instead of each waiting out its own.
+    client: tokio::sync::Mutex<(SentinelClient, Option<Instant>)>,
     master: RwLock<Option<Master>>,
     resolutions: AtomicU64,
 }
@@ -227,23 +231,33 @@ impl Sentinels {
         if let Some(master) = self.current() {
             return Ok(master);
         }
-        let mut sentinels = self.client.lock().await;
+        let mut guard = self.client.lock().await;
         if let Some(master) = self.current() {
             return Ok(master);
+        }
+        let (sentinels, failed_at) = &mut *guard;
+        if failed_at.is_some_and(|at| at.elapsed() < RESOLVE_BACKOFF) {
+            return Err(RedisError::from((
+                ErrorKind::Io,
+                "the sentinels named no reachable master a moment ago",
+            )));
         }
         let resolve = async {
             let client = sentinels.async_get_client().await?;
             let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
             Ok::<_, RedisError>((client, manager))
         };
-        let (client, manager) = tokio::time::timeout(RESOLVE_TIMEOUT, resolve)
+        let resolved = tokio::time::timeout(RESOLVE_TIMEOUT, resolve)
             .await
             .map_err(|_| {
                 RedisError::from((
                     ErrorKind::Io,
                     "the sentinels did not name a reachable master in time",
                 ))
-            })??;
+            })
+            .and_then(|result| result);
+        *failed_at = resolved.is_err().then(Instant::now);
+        let (client, manager) = resolved?;
         let master = Master {
             generation: self.resolutions.fetch_add(1, Ordering::Relaxed) + 1,
             client,
@@ -616,7 +630,7 @@ impl RedisConn {
             SentinelServerType::Master,
         )?;
         Ok(Target::Sentinel(Arc::new(Sentinels {
-            client: tokio::sync::Mutex::new(client),
+            client: tokio::sync::Mutex::new((client, None)),
             master: RwLock::new(None),
             resolutions: AtomicU64::new(0),
         })))
