@@ -18,11 +18,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::ManualClock;
-use auth_service::{Application, Settings};
+use auth_service::Application;
 use reqwest::{Client, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -53,14 +55,8 @@ async fn stack(redis: impl Fn(&mut RedisSettings)) -> Stack {
         redis(&mut settings.redis);
     })
     .await;
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".to_owned(),
-        workers: 2,
-        ..Settings::default()
-    };
-    settings.jwt.secret = Some(SecretString::from(SECRET));
-    settings.public_url = Some("https://auth.test".to_owned());
-    (settings.password.memory_kib, settings.password.iterations) = testkit::support::CHEAP_ARGON2;
+    let mut settings = common::settings(SECRET);
+    settings.workers = 2;
     settings.rate_limit.username_attempts = 100_000;
     settings.rate_limit.ip_attempts = 100_000;
     redis(&mut settings.redis);

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,15 +117,8 @@ fn user_id(access_token: &str) -> String {
 }
 
 fn settings_on(redis: &RedisServer) -> Settings {
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".to_owned(),
-        workers: 1,
-        ..Settings::default()
-    };
-    settings.jwt.secret = Some(SecretString::from(SECRET));
-    settings.public_url = Some("https://auth.test".to_owned());
+    let mut settings = common::settings(SECRET);
     settings.redis.url = Some(SecretString::from(redis.url()));
-    (settings.password.memory_kib, settings.password.iterations) = testkit::support::CHEAP_ARGON2;
     settings
 }
 

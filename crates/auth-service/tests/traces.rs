@@ -7,12 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use auth_core::ManualClock;
-use auth_service::{Application, Settings};
+use auth_service::Application;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -111,15 +113,8 @@ async fn one_account_deletion_is_one_trace_across_both_services() {
         settings.jwt.secret = Some(SecretString::from(SECRET));
     })
     .await;
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".to_owned(),
-        workers: 1,
-        ..Settings::default()
-    };
-    settings.jwt.secret = Some(SecretString::from(SECRET));
-    settings.public_url = Some("https://auth.test".to_owned());
+    let mut settings = common::settings(SECRET);
     settings.purge.tasks_urls = vec![tasks.clone()];
-    (settings.password.memory_kib, settings.password.iterations) = testkit::support::CHEAP_ARGON2;
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await
         .unwrap();
