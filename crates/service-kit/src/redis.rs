@@ -7,6 +7,8 @@
 //! asking the sentinels for the master again after a connection error or a `READONLY`
 //! reply (redis-rs's Sentinel client resolves the master once and does not follow a
 //! failover by itself). The store code sees one [`Connection`] type whatever the kind.
+//! `rediss://` URLs (one Redis, a cluster) speak TLS through rustls, trusting the CA in
+//! `…__REDIS__CA_FILE` or else the system's roots.
 //! Commands fail fast while Redis is away, so callers answer 503 instead of hanging.
 //!
 //! A Redis that is there but does not answer (frozen, overloaded, a network black hole)
@@ -28,8 +30,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
-    Client, Cmd, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisConnectionInfo,
-    RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
+    Client, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline,
+    RedisConnectionInfo, RedisError, RedisFuture, RedisResult, ServerErrorKind, TlsCertificates,
+    Value,
 };
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
@@ -70,6 +73,8 @@ enum Target {
         client: Box<ClusterClient>,
         /// The seed nodes (password applied): subscriptions connect to one of them.
         nodes: Vec<ConnectionInfo>,
+        /// The CA for `rediss://` nodes (`…__REDIS__CA_FILE`), if not the system's roots.
+        ca: Option<Vec<u8>>,
         connection: OnceCell<ClusterConnection>,
     },
     Sentinel(Arc<Sentinels>),
@@ -416,6 +421,12 @@ pub enum RedisSetupError {
         #[source]
         source: RedisError,
     },
+    #[error("cannot read {prefix}__REDIS__CA_FILE ({path}): {source}")]
+    CaUnreadable {
+        prefix: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {prefix}__REDIS__PASSWORD_FILE ({path}): {source}")]
     PasswordUnreadable {
         prefix: String,
@@ -458,7 +469,23 @@ fn given(urls: &[SecretString]) -> Vec<&SecretString> {
         .collect()
 }
 
-/// Parses `url`, a `redis://` URL the setting `setting` holds.
+/// A client for one node: with `ca` as the only trusted root for a `rediss://` address when
+/// given, else as the URL says (`rediss://` then trusts the system's roots).
+fn client(info: ConnectionInfo, ca: Option<&[u8]>) -> RedisResult<Client> {
+    match (info.addr(), ca) {
+        (ConnectionAddr::TcpTls { .. }, Some(ca)) => Client::build_with_tls(info, certificates(ca)),
+        _ => Client::open(info),
+    }
+}
+
+fn certificates(ca: &[u8]) -> TlsCertificates {
+    TlsCertificates {
+        client_tls: None,
+        root_cert: Some(ca.to_vec()),
+    }
+}
+
+/// Parses `url`, a `redis://` or `rediss://` URL the setting `setting` holds.
 fn parse(url: &SecretString, setting: &str) -> Result<ConnectionInfo, RedisSetupError> {
     url.expose_secret()
         .trim()
@@ -519,14 +546,28 @@ impl RedisConn {
             }
             None => Ok(info),
         };
+        let ca = settings
+            .ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|source| RedisSetupError::CaUnreadable {
+                    prefix: prefix.to_owned(),
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .transpose()?;
+        // `rediss://`: rustls with ring, the provider the rest of the workspace uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let setting = |name: &str| format!("{prefix}__REDIS__{name}");
         let target = match kind {
             Kind::Url(url) => {
                 let info = with_password(parse(url, &setting("URL"))?)?;
-                let client = Client::open(info).map_err(|source| RedisSetupError::Url {
-                    setting: setting("URL"),
-                    source,
-                })?;
+                let client =
+                    client(info, ca.as_deref()).map_err(|source| RedisSetupError::Url {
+                        setting: setting("URL"),
+                        source,
+                    })?;
                 Target::Standalone {
                     client,
                     manager: OnceCell::new(),
@@ -537,13 +578,25 @@ impl RedisConn {
                     .into_iter()
                     .map(with_password)
                     .collect::<Result<Vec<_>, _>>()?;
-                RedisConn::cluster_target(nodes).map_err(|source| RedisSetupError::Url {
+                RedisConn::cluster_target(nodes, ca).map_err(|source| RedisSetupError::Url {
                     setting: setting("CLUSTER_NODES"),
                     source,
                 })?
             }
             Kind::Sentinel(urls, master) => {
                 let sentinels = parse_all(&urls, &setting("SENTINELS"))?;
+                if sentinels
+                    .iter()
+                    .any(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. }))
+                {
+                    return Err(RedisSetupError::Url {
+                        setting: setting("SENTINELS"),
+                        source: RedisError::from((
+                            ErrorKind::InvalidClientConfig,
+                            "TLS to Sentinel (rediss://) is not supported yet; use redis://",
+                        )),
+                    });
+                }
                 let node = match &password {
                     Some(password) => RedisConnectionInfo::default().set_password(password),
                     None => RedisConnectionInfo::default(),
@@ -603,17 +656,23 @@ impl RedisConn {
         })
     }
 
-    fn cluster_target(nodes: Vec<ConnectionInfo>) -> RedisResult<Target> {
-        let client = ClusterClientBuilder::new(nodes.clone())
+    fn cluster_target(nodes: Vec<ConnectionInfo>, ca: Option<Vec<u8>>) -> RedisResult<Target> {
+        let mut builder = ClusterClientBuilder::new(nodes.clone())
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(RESPONSE_TIMEOUT)
             .retries(5)
             .min_retry_wait(50)
-            .max_retry_wait(500)
-            .build()?;
+            .max_retry_wait(500);
+        let tls = nodes
+            .first()
+            .is_some_and(|node| matches!(node.addr(), ConnectionAddr::TcpTls { .. }));
+        if let (true, Some(ca)) = (tls, &ca) {
+            builder = builder.certs(certificates(ca));
+        }
         Ok(Target::Cluster {
-            client: Box::new(client),
+            client: Box::new(builder.build()?),
             nodes,
+            ca,
             connection: OnceCell::new(),
         })
     }
@@ -625,7 +684,7 @@ impl RedisConn {
     ) -> RedisResult<Target> {
         let client = SentinelClient::build(
             sentinels,
-            master.to_owned(),
+            master,
             Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(node)),
             SentinelServerType::Master,
         )?;
@@ -644,19 +703,6 @@ impl RedisConn {
                 client: Client::open(url)?,
                 manager: OnceCell::new(),
             },
-            breaker: Arc::new(Breaker::new(DEFAULT_BREAKER)),
-        })
-    }
-
-    /// A connection to the Redis Cluster these seed nodes belong to (`redis://` URLs);
-    /// connects on first use.
-    pub fn open_cluster(nodes: &[String]) -> RedisResult<RedisConn> {
-        let nodes = nodes
-            .iter()
-            .map(|url| url.as_str().into_connection_info())
-            .collect::<RedisResult<Vec<_>>>()?;
-        Ok(RedisConn {
-            target: RedisConn::cluster_target(nodes)?,
             breaker: Arc::new(Breaker::new(DEFAULT_BREAKER)),
         })
     }
@@ -708,10 +754,14 @@ impl RedisConn {
     pub async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
         match &self.target {
             Target::Standalone { client, .. } => client.get_async_pubsub().await,
-            Target::Cluster { nodes, .. } => {
+            Target::Cluster { nodes, ca, .. } => {
                 let mut last = RedisError::from((ErrorKind::Io, "no cluster node configured"));
                 for node in nodes {
-                    let attempt = async { Client::open(node.clone())?.get_async_pubsub().await };
+                    let attempt = async {
+                        client(node.clone(), ca.as_deref())?
+                            .get_async_pubsub()
+                            .await
+                    };
                     match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
                         Ok(Ok(pubsub)) => return Ok(pubsub),
                         Ok(Err(err)) => last = err,

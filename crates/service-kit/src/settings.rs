@@ -56,6 +56,9 @@ pub struct RedisSettings {
     /// File holding the Redis password (`…__REDIS__PASSWORD_FILE`), e.g. a Docker secret;
     /// used for every Redis node (not the sentinels) when their URLs carry none.
     pub password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the Redis servers' certificates
+    /// (`…__REDIS__CA_FILE`), for `rediss://` URLs; unset, the system's trusted roots.
+    pub ca_file: Option<PathBuf>,
     /// Prefix of every key (`…__REDIS__KEY_PREFIX`).
     pub key_prefix: String,
     /// After a command gets no answer, refuse store requests at once (503) for this many
@@ -72,6 +75,7 @@ impl Default for RedisSettings {
             sentinels: Vec::new(),
             sentinel_master: None,
             password_file: None,
+            ca_file: None,
             key_prefix: "tessera:".to_owned(),
             breaker_ms: 500,
         }

@@ -39,6 +39,8 @@ pub struct RedisServer {
     password: Option<String>,
     /// Append-only file, fsynced on every write: a restart keeps everything.
     durable: bool,
+    /// TLS only (`rediss://`), with a certificate for 127.0.0.1 signed by [`RedisServer::ca_file`].
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -46,38 +48,55 @@ impl RedisServer {
     /// Starts a server and waits until it answers. Panics with the remedy if
     /// `redis-server` is not installed.
     pub fn start() -> RedisServer {
-        RedisServer::launch(None, false)
+        RedisServer::launch(None, false, false)
+    }
+
+    /// Like [`RedisServer::start`], speaking TLS only: its [`RedisServer::url`] is
+    /// `rediss://`, its certificate (for 127.0.0.1) signed by a CA made for it, whose PEM
+    /// is [`RedisServer::ca_file`]. Needs `openssl`.
+    pub fn start_tls() -> RedisServer {
+        RedisServer::launch(None, false, true)
+    }
+
+    /// The CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
     }
 
     /// Like [`RedisServer::start`], for a server that requires `password` (`requirepass`).
     pub fn start_with_password(password: &str) -> RedisServer {
-        RedisServer::launch(Some(password.to_owned()), false)
+        RedisServer::launch(Some(password.to_owned()), false, false)
     }
 
     /// Like [`RedisServer::start`], keeping its data across [`RedisServer::stop`] and
     /// [`RedisServer::resume`] (as a production Redis with AOF does).
     pub fn start_durable() -> RedisServer {
-        RedisServer::launch(None, true)
+        RedisServer::launch(None, true, false)
     }
 
-    fn launch(password: Option<String>, durable: bool) -> RedisServer {
+    fn launch(password: Option<String>, durable: bool, tls: bool) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("tessera-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create redis dir");
+        if tls {
+            make_certificates(&dir);
+        }
         let mut server = RedisServer {
             port,
             dir,
             password,
             durable,
+            tls,
             child: None,
         };
         server.resume();
         server
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server (as a crash would) and waits for it to exit.
@@ -114,8 +133,26 @@ impl RedisServer {
         if let Some(password) = &self.password {
             command.args(["--requirepass", password]);
         }
+        if self.tls {
+            let file = |name: &str| self.dir.join(name).display().to_string();
+            command.args(["--port", "0", "--tls-port", &self.port.to_string()]);
+            command.args([
+                "--tls-cert-file",
+                &file("cert.pem"),
+                "--tls-key-file",
+                &file("key.pem"),
+            ]);
+            command.args([
+                "--tls-ca-cert-file",
+                &file("ca.pem"),
+                "--tls-auth-clients",
+                "no",
+            ]);
+        } else {
+            command.args(["--port", &self.port.to_string()]);
+        }
         let child = command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--protected-mode", "yes"])
             .args(match self.durable {
                 true => ["--appendonly", "yes", "--appendfsync", "always"],
@@ -141,6 +178,20 @@ impl RedisServer {
 
     /// Up means answering `PING` (or refusing it for want of the password).
     fn answers_ping(&self) -> bool {
+        if self.tls {
+            let ca = self.ca_file().display().to_string();
+            return Command::new("redis-cli")
+                .args([
+                    "--tls",
+                    "--cacert",
+                    &ca,
+                    "-p",
+                    &self.port.to_string(),
+                    "PING",
+                ])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "PONG");
+        }
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
@@ -159,6 +210,70 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA (`ca.pem`) and a certificate for 127.0.0.1 it signed (`cert.pem`, `key.pem`) in
+/// `dir`, made with `openssl`, valid for a day.
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("cannot run openssl: install it (apt-get install -y openssl)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1"],
+            &["-subj", "/CN=tessera test CA"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write san.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

@@ -1,5 +1,6 @@
 //! A Redis that requires a password: the password comes from `TASKS__REDIS__PASSWORD_FILE`
-//! (a Docker secret in the compose deployment), and `healthcheck` reports readiness.
+//! (a Docker secret in the compose deployment), and `healthcheck` reports readiness. A Redis
+//! behind TLS (`rediss://`), trusted through `TASKS__REDIS__CA_FILE`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -34,6 +35,46 @@ async fn the_password_file_opens_a_protected_redis() {
     let tasks = json_ok(app.get("/tasks", &token).await).await;
     assert_eq!(tasks["tasks"][0]["title"], "stored behind a password");
     std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test]
+async fn a_tls_redis_is_reached_with_its_ca_and_refused_without_it() {
+    let redis = RedisServer::start_tls();
+    assert!(redis.url().starts_with("rediss://"));
+    let app = spawn_app_with(Backend::Memory, |settings| {
+        settings.redis.url = Some(SecretString::from(redis.url()));
+        settings.redis.ca_file = Some(redis.ca_file());
+    })
+    .await;
+    let token = app.token_for("alice");
+    app.create_task(&token, "stored over TLS").await;
+    let tasks = json_ok(app.get("/tasks", &token).await).await;
+    assert_eq!(tasks["tasks"][0]["title"], "stored over TLS");
+
+    // The system's roots do not know the test CA: the certificate is refused.
+    let untrusting = spawn_app_with(Backend::Memory, |settings| {
+        settings.redis.url = Some(SecretString::from(redis.url()));
+    })
+    .await;
+    let response = untrusting
+        .client
+        .get(untrusting.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+
+    let mut settings = Settings::default();
+    settings.jwt.secret = Some(SecretString::from(crate::helpers::SECRET));
+    settings.redis.url = Some(SecretString::from(redis.url()));
+    settings.redis.ca_file = Some(PathBuf::from("/nonexistent/ca.pem"));
+    let err = Application::build(settings).await.unwrap_err().to_string();
+    assert!(err.contains("TASKS__REDIS__CA_FILE"), "{err}");
 }
 
 #[tokio::test]
