@@ -22,12 +22,12 @@ impl Nginx {
     pub fn start(servers: &str, port: u16) -> Nginx {
         let dir = std::env::temp_dir().join(format!("tessera-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create nginx dir");
-        // Workers may run as another user (nginx started as root): they must reach it.
+        // Readable by other users too, should nginx run as one of its own.
         let open = std::os::unix::fs::PermissionsExt::from_mode(0o755);
         std::fs::set_permissions(&dir, open).expect("open the nginx dir");
         let d = dir.display();
         let config = format!(
-            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
@@ -68,6 +68,8 @@ impl Nginx {
     }
 }
 
+/// One process (`master_process off`): killing it leaves no worker behind (a killed
+/// master's workers would live on, orphaned, holding the port).
 impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();
