@@ -144,7 +144,7 @@ async fn every_script_and_transaction_touches_one_cluster_slot() {
     reader.join().unwrap();
     let lines = lines.lock().unwrap().clone();
     let groups = key_groups(&lines);
-    let scripts: BTreeSet<&str> = lines
+    let scripts: BTreeSet<String> = lines
         .iter()
         .filter_map(|line| monitor_words(line))
         .filter(|(_, words)| {
@@ -153,9 +153,6 @@ async fn every_script_and_transaction_touches_one_cluster_slot() {
                 .is_some_and(|w| w.eq_ignore_ascii_case("evalsha"))
         })
         .map(|(_, words)| words[1].clone())
-        .collect::<BTreeSet<String>>()
-        .into_iter()
-        .map(|sha| Box::leak(sha.into_boxed_str()) as &str)
         .collect();
     // Every script of both stores ran: auth 12 (create_session, rotate, end_session,
     // logout, end_all, set_password, set_role, hit, delete_user, free_name, claim_purges,
@@ -164,12 +161,10 @@ async fn every_script_and_transaction_touches_one_cluster_slot() {
 
     let cluster = RedisCluster::shared();
     let mut slots: BTreeMap<String, u16> = BTreeMap::new();
-    for (_, keys) in &groups {
-        for key in keys {
-            if !slots.contains_key(key) {
-                slots.insert(key.clone(), cluster.keyslot(key));
-            }
-        }
+    for key in groups.iter().flat_map(|(_, keys)| keys) {
+        slots
+            .entry(key.clone())
+            .or_insert_with(|| cluster.keyslot(key));
     }
     for (what, keys) in &groups {
         let of: BTreeSet<u16> = keys.iter().map(|key| slots[key]).collect();
