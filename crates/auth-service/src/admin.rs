@@ -3,17 +3,17 @@
 //! existing session must log in again; a grant takes effect at the next refresh.
 
 use auth_core::Role;
-use service_kit::redis::RedisSetupError;
+use service_kit::redis::{RedisConn, RedisSetupError};
 use thiserror::Error;
 
 use crate::audit::{Audit, AuditEvent};
-use crate::config::Settings;
+use crate::config::{Settings, ENV_PREFIX};
 use crate::state::AppState;
 use crate::store::{Revoking, StoreError};
 
 #[derive(Debug, Error)]
 pub enum AdminError {
-    #[error("these commands change a shared store: set AUTH__REDIS__URL (the in-memory store lives inside a running service)")]
+    #[error("these commands change a shared store: set AUTH__REDIS__URL, AUTH__REDIS__CLUSTER_NODES or AUTH__REDIS__SENTINELS (the in-memory store lives inside a running service)")]
     NoSharedStore,
     #[error("no user named {0:?}")]
     NoSuchUser(String),
@@ -29,7 +29,7 @@ pub async fn set_admin(
     username: &str,
     grant: bool,
 ) -> Result<String, AdminError> {
-    if settings.redis.url.is_none() {
+    if RedisConn::from_settings(&settings.redis, ENV_PREFIX)?.is_none() {
         return Err(AdminError::NoSharedStore);
     }
     let store = crate::store::configured(settings)?;

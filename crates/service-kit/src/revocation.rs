@@ -145,7 +145,8 @@ pub fn configured(
         }
         None => {
             tracing::warn!(
-                "revocation: no feed ({env_prefix}__REDIS__URL is not set): access tokens \
+                "revocation: no feed (no Redis is configured: {env_prefix}__REDIS__URL, \
+                 __CLUSTER_NODES or __SENTINELS): access tokens \
                  stay valid until they expire, whatever is revoked"
             );
             Ok(None)

@@ -140,7 +140,8 @@ impl Application {
     }
 }
 
-/// The configured store: Redis if `TASKS__REDIS__URL` is set, else in memory.
+/// The configured store: Redis if the settings name one (`TASKS__REDIS__URL`, a cluster or
+/// Sentinels), else in memory.
 fn task_store(settings: &Settings) -> Result<Arc<dyn TaskStore>, StartupError> {
     let prefix = &settings.redis.key_prefix;
     Ok(service_kit::redis::store_or_memory(

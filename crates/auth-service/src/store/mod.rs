@@ -21,7 +21,8 @@ use thiserror::Error;
 use crate::config::{Settings, ENV_PREFIX};
 use crate::refresh::SessionId;
 
-/// The configured store: Redis if `AUTH__REDIS__URL` is set, else in memory (and says
+/// The configured store: Redis if the settings name one (`AUTH__REDIS__URL`, a cluster or
+/// Sentinels), else in memory (and says
 /// loudly that this is for one instance only).
 pub fn configured(settings: &Settings) -> Result<Arc<dyn AuthStore>, RedisSetupError> {
     let prefix = &settings.redis.key_prefix;

@@ -1,13 +1,11 @@
 //! Roles: the bootstrap admin list, and `users grant-admin` / `revoke-admin` against Redis.
 
-use auth_core::Verifier;
+use auth_core::{ManualClock, Verifier};
 use auth_service::admin::{set_admin, AdminError};
 use reqwest::StatusCode;
-use secrecy::SecretString;
 
 use crate::helpers::{
-    assert_error, resource_server_verifier, spawn_app, spawn_app_with, test_settings, token,
-    Backend,
+    assert_error, resource_server_verifier, spawn_app_with, spawn_on, test_settings, token, Backend,
 };
 
 fn role(verifier: &Verifier, body: &serde_json::Value) -> &'static str {
@@ -30,9 +28,20 @@ async fn bootstrap_admins_get_the_admin_role() {
 
 #[tokio::test]
 async fn grant_applies_at_next_refresh_and_revoke_ends_sessions() {
-    let app = spawn_app(Backend::Redis).await;
+    for backend in [Backend::Redis, Backend::Cluster, Backend::Sentinel] {
+        grant_and_revoke_on(backend).await;
+    }
+}
+
+/// The operator's commands on a store the app shares with them.
+async fn grant_and_revoke_on(backend: Backend) {
+    let store = backend.start();
+    let app = spawn_on(None, ManualClock::starting_now(), |settings| {
+        store.apply(&mut settings.redis);
+    })
+    .await;
     let mut settings = test_settings();
-    settings.redis.url = Some(SecretString::from(app.redis.as_ref().unwrap().url()));
+    store.apply(&mut settings.redis);
     app.register("wendy").await;
     let verifier = resource_server_verifier(&app.clock);
     let login = app.login("wendy").await;
